@@ -1,0 +1,1 @@
+"""The `medsr` command line."""

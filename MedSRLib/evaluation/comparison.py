@@ -1,0 +1,151 @@
+"""Simulate an acquisition, restore it with every method, measure each against the truth."""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..geometry import resample_to_grid
+from ..methods import Method, methods
+from ..metrics import foreground_mask, image_metrics
+from ..progress import SILENT, Progress
+from ..simulate import Acquisition, degrade
+from ..volume import Volume
+
+
+@dataclass
+class MethodResult:
+    method: str
+    family: str
+    volume: Volume
+    seconds: float
+    peak_memory_mb: Optional[float]
+    metrics: dict
+
+
+@dataclass
+class Comparison:
+    truth: Volume
+    low_resolution: Volume
+    acquisition: Acquisition
+    mask: np.ndarray
+    data_range: float
+    results: List[MethodResult] = field(default_factory=list)
+
+    def rows(self) -> List[Dict]:
+        return [
+            {
+                "method": r.method,
+                "family": r.family,
+                "psnr_db": r.metrics["whole"]["psnr"],
+                "ssim": r.metrics["whole"]["ssim"],
+                "psnr_foreground_db": r.metrics["foreground"]["psnr"],
+                "ssim_foreground": r.metrics["foreground"]["ssim"],
+                "mse": r.metrics["whole"]["mse"],
+                "seconds": r.seconds,
+                "peak_memory_mb": r.peak_memory_mb,
+            }
+            for r in self.results
+        ]
+
+
+class PeakMemory:
+    """Peak resident memory above the level at entry, sampled every few milliseconds in a thread.
+
+    Native allocations (SimpleITK, torch, numpy) count too, unlike tracemalloc.
+    """
+
+    def __init__(self, interval_s: float = 0.005):
+        self.interval_s = interval_s
+        self.peak_mb: Optional[float] = None
+
+    def __enter__(self):
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - psutil is a dependency
+            self._process = None
+            return self
+        self._process = psutil.Process()
+        self._base = self._process.memory_info().rss
+        self._peak = self._base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._process.memory_info().rss)
+            self._stop.wait(self.interval_s)
+
+    def __exit__(self, *exc):
+        if self._process is not None:
+            self._stop.set()
+            self._thread.join()
+            self._peak = max(self._peak, self._process.memory_info().rss)
+            self.peak_mb = (self._peak - self._base) / 2**20
+
+
+def compare_methods(
+    truth: Volume,
+    acquisition: Acquisition,
+    method_names: Optional[Sequence[str]] = None,
+    progress: Progress = SILENT,
+) -> Comparison:
+    """Degrade ``truth`` with ``acquisition`` and restore it onto its own grid with each super-resolution method."""
+    chosen = [m for m in methods("sr") if method_names is None or m.name in method_names]
+    progress.update(0.0, f"simulating {acquisition.describe()}")
+    low = degrade(truth, acquisition)
+    mask = foreground_mask(truth)
+    reference = truth.as_float32()
+    comparison = Comparison(truth, low, acquisition, mask, data_range=0.0)
+    for index, method in enumerate(chosen):
+        part = progress.sub((index + 0.1) / len(chosen), (index + 1) / len(chosen))
+        restored, seconds, peak = _timed(method, low, truth, part)
+        part.update(0.8, f"measuring {method.name}")
+        metrics = image_metrics(reference, restored.array, mask)
+        comparison.data_range = metrics["data_range"]
+        comparison.results.append(MethodResult(method.name, method.family, restored, seconds, peak, metrics))
+    progress.update(1.0, "comparison done")
+    return comparison
+
+
+def _timed(method: Method, low: Volume, truth: Volume, progress: Progress):
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        restored = method.run(low, truth.grid, progress.sub(0.0, 0.8))
+        seconds = time.perf_counter() - start
+    return restored, seconds, memory.peak_mb
+
+
+def display_on(grid_volume: Volume, volume: Volume) -> np.ndarray:
+    """A low-resolution volume shown on the truth's grid by nearest neighbour, as a viewer would."""
+    return resample_to_grid(volume.array, volume.grid, grid_volume.grid, "nearest")
+
+
+def machine_description() -> Dict[str, str]:
+    import os
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cpu_cores_usable": str(usable),
+        "torch": torch.__version__,
+        "device": "CPU (classical methods run on the CPU)",
+    }

@@ -1,0 +1,17 @@
+"""Voxel grids, the LPS/RAS convention and the resampling contract."""
+
+from .grid import LPS_TO_RAS, Grid, check_spacing
+from .resample import INTERPOLATORS, apply_along_axis, interpolate, lanczos_weights, profile_weights, resample_to_grid, spacing_after
+
+__all__ = [
+    "Grid",
+    "LPS_TO_RAS",
+    "check_spacing",
+    "INTERPOLATORS",
+    "apply_along_axis",
+    "interpolate",
+    "lanczos_weights",
+    "profile_weights",
+    "resample_to_grid",
+    "spacing_after",
+]

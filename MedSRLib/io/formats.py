@@ -1,0 +1,30 @@
+"""Which file formats MedSR reads and writes, recognised by their file name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import MedSRError
+
+#: file name ending -> (format name, file extensions of separate data files it may write)
+FILE_FORMATS = {
+    ".nii.gz": "NIfTI",
+    ".nii": "NIfTI",
+    ".nrrd": "NRRD",
+    ".nhdr": "NRRD (detached header)",
+    ".mha": "MetaImage",
+    ".mhd": "MetaImage (detached header)",
+}
+DICOM = "DICOM series folder"
+
+
+def format_of(path: Path) -> str:
+    """Format named by ``path``: a known file ending, or a DICOM series folder when there is no ending."""
+    name = path.name.lower()
+    for ending, fmt in FILE_FORMATS.items():
+        if name.endswith(ending):
+            return fmt
+    if path.suffix == "" or path.is_dir():
+        return DICOM
+    endings = ", ".join(FILE_FORMATS)
+    raise MedSRError(f"cannot write {path}: unknown format {path.suffix!r}; use one of {endings}, or a folder name for DICOM")

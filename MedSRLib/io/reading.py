@@ -1,0 +1,129 @@
+"""Read any 3-D scalar volume SimpleITK understands, with checks that name what is wrong."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import SimpleITK as sitk
+
+from ..errors import MedSRError
+from ..volume import Volume, check_finite
+from .convert import MODALITY_KEY, volume_from_sitk
+
+
+def read_volume(path, modality: Optional[str] = None, series_uid: Optional[str] = None) -> Volume:
+    """Read a NIfTI, NRRD, MetaImage or other SimpleITK file, or a DICOM series folder.
+
+    ``modality`` overrides what the file says (DICOM tag (0008,0060), our own
+    NRRD/MetaImage key) or what the intensities suggest (HU-like values below
+    -900 mean CT). Raises :class:`MedSRError` for anything that is not one
+    finite 3-D scalar volume.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MedSRError(f"no such file or folder: {path}")
+    if path.is_dir():
+        image, tags = _read_dicom_series(path, series_uid)
+    else:
+        if not os.access(path, os.R_OK):
+            raise MedSRError(f"cannot read {path}: permission denied")
+        image, tags = _read_file(path)
+    _check_shape(image, path)
+    try:
+        volume = volume_from_sitk(image, modality=modality or _modality_from(tags, image), source=str(path))
+    except MedSRError as error:
+        raise MedSRError(f"{path}: {error}") from None
+    check_finite(volume, str(path))
+    return volume
+
+
+def _read_file(path: Path):
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        if path.stat().st_size == 0:
+            raise MedSRError(f"cannot read {path}: the file is empty") from None
+        raise MedSRError(f"cannot read {path}: not an image file that SimpleITK understands") from None
+    _check_header(reader, path)
+    try:
+        image = reader.Execute()
+    except RuntimeError as error:
+        raise MedSRError(f"cannot read {path}: the file is damaged or truncated ({_first_line(error)})") from None
+    tags = {key: reader.GetMetaData(key) for key in reader.GetMetaDataKeys()}
+    return image, tags
+
+
+def _check_header(reader, path: Path) -> None:
+    size = reader.GetSize()
+    if any(n == 0 for n in size):
+        raise MedSRError(f"{path} is empty: its size is {size}")
+    components = reader.GetNumberOfComponents()
+    if components > 1:
+        raise MedSRError(
+            f"{path} has {components} components per voxel (a vector, RGB or multi-channel image); "
+            "MedSR needs one scalar volume"
+        )
+    if reader.GetDimension() == 4:
+        if size[3] == 1:
+            return  # a 4-D header around one 3-D volume is fine
+        raise MedSRError(
+            f"{path} is 4-D with {size[3]} volumes of {size[:3]} voxels (a time series or multi-channel "
+            "image); extract one 3-D volume first"
+        )
+    if reader.GetDimension() > 4:
+        raise MedSRError(f"{path} is {reader.GetDimension()}-D (size {size}); MedSR needs one 3-D volume")
+
+
+def _read_dicom_series(folder: Path, series_uid: Optional[str]):
+    ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    if not ids:
+        raise MedSRError(f"{folder} is a folder with no DICOM series in it")
+    if series_uid is None:
+        if len(ids) > 1:
+            raise MedSRError(f"{folder} holds {len(ids)} DICOM series ({', '.join(ids)}); choose one with its series UID")
+        series_uid = ids[0]
+    elif series_uid not in ids:
+        raise MedSRError(f"{folder} has no DICOM series {series_uid}; it has {', '.join(ids)}")
+    files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_uid)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(files)
+    reader.MetaDataDictionaryArrayUpdateOn()
+    try:
+        image = reader.Execute()
+    except RuntimeError as error:
+        raise MedSRError(f"cannot read the DICOM series in {folder}: {_first_line(error)}") from None
+    if image.GetNumberOfComponentsPerPixel() > 1:
+        raise MedSRError(f"the DICOM series in {folder} has colour or multi-component pixels; MedSR needs a scalar volume")
+    tags = {key: reader.GetMetaData(0, key) for key in reader.GetMetaDataKeys(0)}
+    return image, tags
+
+
+def _check_shape(image: sitk.Image, path: Path) -> None:
+    if image.GetDimension() == 4:
+        image = image[:, :, :, 0]
+    size = image.GetSize()
+    if image.GetDimension() == 2 or (image.GetDimension() == 3 and 1 in size):
+        raise MedSRError(f"{path} is a 2-D image (size {size}); MedSR needs a 3-D volume")
+    if image.GetNumberOfComponentsPerPixel() > 1:
+        raise MedSRError(f"{path} has {image.GetNumberOfComponentsPerPixel()} components per voxel; MedSR needs a scalar volume")
+    if "complex" in image.GetPixelIDTypeAsString():
+        raise MedSRError(f"{path} has complex voxels; MedSR needs real (magnitude) values")
+
+
+def _modality_from(tags: dict, image: sitk.Image) -> str:
+    recorded = tags.get(MODALITY_KEY) or tags.get("0008|0060", "").strip()
+    if recorded in ("MR", "CT"):
+        return recorded
+    stats = sitk.MinimumMaximumImageFilter()
+    stats.Execute(image if image.GetDimension() == 3 else image[:, :, :, 0])
+    return "CT" if stats.GetMinimum() <= -900 else "MR"
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+

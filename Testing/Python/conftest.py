@@ -1,0 +1,38 @@
+"""Shared fixtures: the real sample volumes shipped in Resources/SampleData, and oblique copies of them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from MedSRLib import Grid, Volume, read_volume
+from MedSRLib.sample_data import sample_path
+
+
+@pytest.fixture(scope="session")
+def t1() -> Volume:
+    """MNI ICBM152 2009a T1, 197x233x189 uint8 at 1 mm (real data)."""
+    return read_volume(sample_path("t1"))
+
+
+def crop(volume: Volume, lo, hi) -> Volume:
+    """A crop of a real volume with its grid moved to match (origin of the first kept voxel)."""
+    index = tuple(slice(a, b) for a, b in zip(lo, hi))
+    origin = volume.grid.ijk_to_lps() @ np.array([*lo, 1.0])
+    grid = Grid(tuple(b - a for a, b in zip(lo, hi)), volume.grid.spacing, tuple(origin[:3]), volume.grid.direction)
+    return volume.with_array(np.array(volume.array[index]), grid)
+
+
+OBLIQUE = tuple(Rotation.from_euler("xyz", [17.0, -11.0, 29.0], degrees=True).as_matrix().reshape(-1))
+
+
+def oblique(volume: Volume, spacing=(0.9, 1.1, 1.3), origin=(-12.345678, 23.456789, -34.567891)) -> Volume:
+    """The same voxels on an oblique, anisotropic grid with an awkward origin."""
+    return volume.with_array(volume.array, Grid(volume.grid.size, spacing, origin, OBLIQUE))
+
+
+@pytest.fixture(scope="session")
+def t1_crop(t1) -> Volume:
+    """A 64x72x60 crop through the ventricles and cortex (real tissue contrast)."""
+    return crop(t1, (66, 80, 64), (130, 152, 124))
