@@ -15,7 +15,8 @@ def progress_bar(description: str, enabled: bool = True):
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=1000, desc=description, unit="‰", file=sys.stderr, leave=False, dynamic_ncols=True,
+    # disable=None: a bar on a terminal, nothing when stderr is a pipe or file (logs keep only real messages)
+    bar = tqdm(total=1000, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True, disable=None,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}")
     state = {"done": 0}
 

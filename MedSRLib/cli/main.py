@@ -118,6 +118,7 @@ def cmd_degrade(args) -> int:
     check_output_path(args.output, [args.input], args.overwrite)
     acquisition = Acquisition(tuple(args.factors), args.sampling, args.gap, args.noise, args.noise_level, args.seed)
     volume = read_volume(args.input, modality=args.modality)
+    volume.grid.coarsened(acquisition.factors)  # refuse bad factors before any progress is shown
     with progress_bar("degrade", not args.quiet) as progress:
         low = degrade(volume, acquisition, progress)
     write_volume(low, args.output, args.overwrite, [args.input])
