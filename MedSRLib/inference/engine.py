@@ -1,0 +1,129 @@
+"""Patch-wise inference of any network over a whole volume, bounded in memory by the patch.
+
+MONAI's ``sliding_window_inference`` does the tiling and Gaussian blending; this
+module adds what a product needs around it: a patch size chosen from free
+memory, mixed precision on GPUs, progress and cancel, and an out-of-memory
+fallback (smaller patches, then the CPU) that says what it did.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import MedSRError
+from ..progress import SILENT, Progress
+from .device import resolve_device
+
+MIN_PATCH = 32
+CPU_MAX_PATCH = 128
+
+
+@dataclass
+class InferenceReport:
+    device: str
+    patch_size: tuple
+    windows: int
+    notes: List[str] = field(default_factory=list)
+
+
+def window_count(shape: Sequence[int], patch: Sequence[int], overlap: float) -> int:
+    """Windows MONAI's sliding window visits (same scan-interval rule)."""
+    total = 1
+    for n, p in zip(shape, patch):
+        p = min(p, n)
+        step = max(int(p * (1 - overlap)), 1)
+        total *= 1 if n <= p else math.ceil((n - p) / step) + 1
+    return total
+
+
+def choose_patch(shape: Sequence[int], device: torch.device, bytes_per_voxel: float, multiple: int = 16) -> tuple:
+    """Largest cubic patch (a multiple of ``multiple``) whose activations fit in half the free memory."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        limit = 1024
+    else:
+        import psutil
+
+        free = psutil.virtual_memory().available
+        limit = CPU_MAX_PATCH  # bigger CPU patches do not run faster, they only use more memory
+    side = int((0.5 * free / bytes_per_voxel) ** (1 / 3)) // multiple * multiple
+    side = max(MIN_PATCH, min(side, limit))
+    return tuple(min(side, _round_up(n, multiple)) for n in shape)
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return int(math.ceil(n / multiple) * multiple)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def predict(
+    network: Callable[[torch.Tensor], torch.Tensor],
+    image: np.ndarray,
+    device: str = "auto",
+    patch_size: Optional[Sequence[int]] = None,
+    overlap: float = 0.25,
+    bytes_per_voxel: float = 4096.0,
+    amp: bool = True,
+    progress: Progress = SILENT,
+    multiple: int = 16,
+) -> tuple:
+    """Run ``network`` over a (C, i, j, k) or (i, j, k) float32 array; returns (output (C', i, j, k), report).
+
+    Patches run on ``device``; the blended output accumulates on the CPU, so GPU
+    memory is bounded by the patch, not the volume.
+    """
+    from monai.inferers import sliding_window_inference
+
+    target = resolve_device(device)
+    data = torch.from_numpy(np.ascontiguousarray(image[None] if image.ndim == 3 else image, dtype=np.float32))[None]
+    shape = data.shape[2:]
+    patch = tuple(patch_size) if patch_size else choose_patch(shape, target, bytes_per_voxel, multiple)
+    notes: List[str] = []
+    if isinstance(network, torch.nn.Module):
+        network.eval()
+    while True:
+        windows = window_count(shape, patch, overlap)
+        done = [0]
+
+        def predictor(batch: torch.Tensor) -> torch.Tensor:
+            progress.check_cancel()
+            use_amp = amp and target.type == "cuda"
+            with torch.autocast(device_type=target.type, dtype=torch.bfloat16, enabled=use_amp):
+                out = network(batch.to(target))
+            done[0] += batch.shape[0]
+            progress.update(done[0] / windows, f"patch {done[0]}/{windows} on {target.type}")
+            return out.float()
+
+        try:
+            with torch.no_grad():
+                if isinstance(network, torch.nn.Module):
+                    network.to(target)
+                output = sliding_window_inference(
+                    data, roi_size=patch, sw_batch_size=1, predictor=predictor, overlap=overlap, mode="gaussian",
+                    sw_device=target, device=torch.device("cpu"),
+                )
+            return output[0].numpy(), InferenceReport(str(target), patch, windows, notes)
+        except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, everything else re-raised
+            if not _is_out_of_memory(error):
+                raise
+            if target.type == "cuda":
+                torch.cuda.empty_cache()
+            if min(patch) > MIN_PATCH:
+                smaller = tuple(max(MIN_PATCH, p // 2 // multiple * multiple) for p in patch)
+                notes.append(f"out of memory on {target} with patch {patch}; retrying with {smaller}")
+                patch = smaller
+            elif target.type != "cpu":
+                notes.append(f"out of memory on {target} even with patch {patch}; falling back to the CPU")
+                target = torch.device("cpu")
+            else:
+                raise MedSRError(f"out of memory on the CPU even with {patch} patches; close other programs or use a machine with more memory") from None
+            progress.update(0.0, notes[-1])
