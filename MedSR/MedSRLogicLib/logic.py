@@ -1,0 +1,498 @@
+"""MedSRLogic: super-resolution, enhancement and (once MedSRLib offers it) segmentation of scene volumes.
+
+Qt-free and application-free, so plain Python with ``slicer-core`` drives exactly what the module runs.
+The work itself runs in a child process (MedSRLib's `medsr` command line, through ``runmedsr.py``, on
+files in a temporary folder), so
+the caller's thread stays free; only writing the input and reading the result happen in-thread. A run
+adds one new node (named after the input and the operation) when, and only when, it succeeded; the input
+node is only read.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import slicer
+
+from . import nodes
+from .process import DRIVER, ProcessRunner, StderrParser, SubprocessRunner, python_command
+
+SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION = "sr", "enhance", "chain", "segment"
+TASKS = (SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION)
+DEVICES = ("auto", "gpu", "cpu")
+_CLI_DEVICES = {"auto": "auto", "gpu": "cuda", "cpu": "cpu"}
+
+
+class ProcessingError(RuntimeError):
+    """A run that could not start or did not finish; the message says why, in the user's terms."""
+
+
+class ProcessingCancelled(ProcessingError):
+    """The run was cancelled; nothing was added to the scene."""
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the panel needs to know about one MedSRLib method."""
+
+    name: str
+    task: str
+    summary: str
+    family: str = "classical"
+    supportsDataConsistency: bool = False
+    supportsUncertainty: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    """One run: ``task`` is sr, enhance, chain (enhancement steps, then super-resolution) or segment.
+
+    Super-resolution needs exactly one of ``spacing`` (mm, per i, j, k axis) or ``scale`` (voxels per
+    input voxel, per axis); MedSRLib's resampling contract decides the exact grid.
+    """
+
+    task: str = SUPER_RESOLUTION
+    method: str = "bspline"
+    steps: Tuple[str, ...] = ()
+    spacing: Optional[Tuple[float, float, float]] = None
+    scale: Optional[Tuple[float, float, float]] = None
+    device: str = "auto"
+    dataConsistency: bool = False
+    uncertainty: bool = False
+    showResult: bool = True
+
+
+@dataclass
+class Result:
+    node: object
+    seconds: float = 0.0
+    metrics: Optional[dict] = None
+    notes: List[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        text = f"{self.node.GetName()}: {self.seconds:.1f} s"
+        if self.metrics:
+            whole, foreground = self.metrics["whole"], self.metrics["foreground"]
+            text += (f"; PSNR {whole['psnr']:.2f} dB, SSIM {whole['ssim']:.4f}"
+                     f" (foreground PSNR {foreground['psnr']:.2f} dB, SSIM {foreground['ssim']:.4f})")
+        return text
+
+
+@dataclass
+class _Step:
+    name: str
+    label: str
+    arguments: List[str]
+    weight: float = 1.0
+
+
+ProgressCallback = Callable[[float, str], None]
+
+
+class Job:
+    """One run in a child process. ``poll()`` moves it on without blocking; ``wait()`` runs it to the end.
+
+    States: ``running``, ``done`` (``result`` is set), ``failed`` (``error`` says why) and ``cancelled``.
+    Callbacks are only ever called from inside ``poll()``, ``cancel()`` or ``wait()``, on the caller's thread.
+    """
+
+    RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+
+    def __init__(self, steps: List[_Step], finish: Callable[[Dict[str, str], List[str]], Result], runner: ProcessRunner,
+                 command: List[str], env: Dict[str, str], folder: Path,
+                 onProgress: Optional[ProgressCallback] = None, onFinished: Optional[Callable[["Job"], None]] = None):
+        self._steps, self._finish, self._runner = steps, finish, runner
+        self._command, self._env, self.folder = command, env, folder
+        self._onProgress, self._onFinished = onProgress, onFinished
+        self._total = sum(step.weight for step in steps) or 1.0
+        self._index = -1
+        self._process = None
+        self._parser = StderrParser()
+        self._stdout = ""
+        self._outputs: Dict[str, str] = {}
+        self._notes: List[str] = []
+        self._started = time.monotonic()
+        self.state = self.RUNNING
+        self.result: Optional[Result] = None
+        self.error: Optional[str] = None
+        self.fraction = 0.0
+        self.stage = ""
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self._started
+
+    def start(self) -> "Job":
+        self._guard(self._startStep, 0)
+        return self
+
+    def poll(self) -> bool:
+        """Read what the process printed, start the next step or load the result; True while running."""
+        if self.state == self.RUNNING:
+            self._guard(self._advance)
+        return self.state == self.RUNNING
+
+    def cancel(self) -> None:
+        """Kill the process and remove the temporary folder; the scene stays as it was."""
+        if self.state != self.RUNNING:
+            return
+        self._end(self.CANCELLED, "cancelled")
+
+    def wait(self, timeout: Optional[float] = None, interval: float = 0.02) -> Result:
+        """Run to the end; raise ``ProcessingCancelled`` / ``ProcessingError`` unless it succeeded."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll():
+            if deadline is not None and time.monotonic() > deadline:
+                self._end(self.FAILED, f"did not finish within {timeout:g} s")
+                break
+            time.sleep(interval)
+        if self.state == self.CANCELLED:
+            raise ProcessingCancelled("the run was cancelled; nothing was added to the scene")
+        if self.state == self.FAILED:
+            raise ProcessingError(self.error)
+        return self.result
+
+    # --- inside ------------------------------------------------------------------------------------------
+    def _guard(self, function, *args) -> None:
+        try:
+            function(*args)
+        except Exception as error:  # any failure of the run ends it cleanly, with its message
+            if self.state != self.RUNNING:
+                raise  # the owner's own callback failed after the run had ended: not ours to hide
+            self._end(self.FAILED, str(error) or type(error).__name__)
+
+    def _startStep(self, index: int) -> None:
+        self._index, self._parser, self._stdout = index, StderrParser(), ""
+        step = self._steps[index]
+        self._report(0.0, step.label)
+        if self.state == self.RUNNING:  # the owner may have cancelled from its progress callback
+            self._process = self._runner.start(self._command + step.arguments, self._env, str(self.folder))
+
+    def _advance(self) -> None:
+        out, err = self._process.read()
+        self._stdout += out
+        step = self._steps[self._index]
+        for fraction, text in self._parser.feed(err):
+            self._report(fraction, f"{step.label}: {text}" if text else step.label)
+            if self.state != self.RUNNING:
+                return
+        returncode = self._process.returncode()
+        if returncode is None:
+            return
+        self._process = None
+        self._parser.close()
+        if returncode != 0:
+            raise ProcessingError(f"{step.label} failed: {self._parser.error(returncode)}")
+        self._outputs[step.name] = self._stdout
+        self._notes.extend(self._parser.notes())
+        if self._index + 1 < len(self._steps):
+            self._startStep(self._index + 1)
+            return
+        self._report(1.0, "Loading the result")
+        if self.state != self.RUNNING:
+            return
+        result = self._finish(self._outputs, self._notes)
+        result.seconds = self.seconds
+        self.result = result
+        self._end(self.DONE, None)
+
+    def _report(self, fraction: float, text: str) -> None:
+        done = sum(step.weight for step in self._steps[: max(self._index, 0)])
+        weight = self._steps[self._index].weight if self._index >= 0 else 0.0
+        self.fraction = min(1.0, (done + weight * fraction) / self._total)
+        self.stage = text
+        if self._onProgress is not None:
+            self._onProgress(self.fraction, text)
+
+    def _end(self, state: str, error: Optional[str]) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.state, self.error = state, error
+        if self._onFinished is not None:
+            self._onFinished(self)
+
+
+class MedSRLogic:
+    """Runs MedSRLib on scene volumes.
+
+    ``runner`` starts the child process (default: ``subprocess``; inject another to control it in tests
+    or to use QProcess); ``python`` is the interpreter command (default: PythonSlicer inside Slicer, else
+    this Python); ``temporaryFolder`` is where each run makes (and always removes) its scratch folder.
+
+    >>> logic = MedSRLogic()                                               # doctest: +SKIP
+    >>> sr = logic.superResolve(volumeNode, spacing=(1, 1, 1), method="bspline")  # doctest: +SKIP
+    >>> sr.GetName()                                                       # doctest: +SKIP
+    'T1 SR bspline 1x1x1mm'
+    """
+
+    def __init__(self, scene=None, runner: Optional[ProcessRunner] = None, python: Optional[Sequence[str]] = None,
+                 temporaryFolder=None):
+        self._scene = scene
+        self.runner = runner or SubprocessRunner()
+        self.python = [python] if isinstance(python, str) else list(python or python_command())
+        self.temporaryFolder = temporaryFolder
+
+    @property
+    def scene(self):
+        return self._scene if self._scene is not None else slicer.mrmlScene
+
+    # --- what MedSRLib offers ------------------------------------------------------------------------------
+    @staticmethod
+    def methods(task: str) -> List[MethodInfo]:
+        """The registered methods for ``task`` (``chain`` lists the super-resolution ones); [] for a task MedSRLib lacks."""
+        registry = _registry()
+        task = SUPER_RESOLUTION if task == CHAIN else task
+        if task not in registry.TASKS:
+            return []
+        return [_info(method) for method in registry.methods(task)]
+
+    # --- one call, one new node ------------------------------------------------------------------------------
+    def superResolve(self, volumeNode, spacing=None, scale=None, method: str = "bspline", referenceNode=None, **options):
+        """A new volume: ``volumeNode`` on the finer grid of ``spacing`` (mm) or ``scale``, same field of view."""
+        request = Request(SUPER_RESOLUTION, method, (), _triple(spacing), _triple(scale), **options)
+        return self.run(volumeNode, request, referenceNode).node
+
+    def enhance(self, volumeNode, steps: Sequence[str], referenceNode=None, **options):
+        """A new volume: ``volumeNode`` after the enhancement ``steps`` in order (e.g. ``["n4", "curvature-flow"]``)."""
+        request = Request(ENHANCEMENT, "", tuple(steps), **options)
+        return self.run(volumeNode, request, referenceNode).node
+
+    def chain(self, volumeNode, steps: Sequence[str], spacing=None, scale=None, method: str = "bspline",
+              referenceNode=None, **options):
+        """A new volume: enhancement ``steps``, then super-resolution (one node; the intermediate stays on disk)."""
+        request = Request(CHAIN, method, tuple(steps), _triple(spacing), _triple(scale), **options)
+        return self.run(volumeNode, request, referenceNode).node
+
+    def segment(self, volumeNode, method: str, **options):
+        """A new segmentation node from a MedSRLib segmentation method (there are none yet: raises until there are)."""
+        return self.run(volumeNode, Request(SEGMENTATION, method, **options)).node
+
+    def run(self, volumeNode, request: Request, referenceNode=None, timeout: Optional[float] = None) -> Result:
+        return self.start(volumeNode, request, referenceNode).wait(timeout)
+
+    # --- the asynchronous form the panel uses ---------------------------------------------------------------
+    def start(self, volumeNode, request: Request, referenceNode=None, onProgress: Optional[ProgressCallback] = None,
+              onFinished: Optional[Callable[[Job], None]] = None) -> Job:
+        """Check the request, write the inputs and start the child process; raises ``ProcessingError`` if it cannot."""
+        plan = self._plan(volumeNode, request, referenceNode)
+        folder = Path(tempfile.mkdtemp(prefix="MedSR-", dir=self.temporaryFolder))
+        try:
+            nodes.writeVolumeNode(volumeNode, folder / "input.nrrd")
+            if referenceNode is not None:
+                nodes.writeVolumeNode(referenceNode, folder / "reference.nrrd")
+            job = Job(plan.steps, lambda outputs, notes: plan.finish(folder, outputs, notes), self.runner,
+                      self.python + [str(DRIVER)], _environment(request.device), folder, onProgress, onFinished)
+        except Exception as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ProcessingError(f"could not prepare the run: {error}") from None
+        return job.start()
+
+    # --- planning ---------------------------------------------------------------------------------------------
+    def _plan(self, volumeNode, request: Request, referenceNode) -> "_Plan":
+        _checkVolume(volumeNode, "input")
+        if request.task not in TASKS:
+            raise ProcessingError(f"unknown task {request.task!r}; choose one of {', '.join(TASKS)}")
+        if request.device not in DEVICES:
+            raise ProcessingError(f"unknown device {request.device!r}; choose one of {', '.join(DEVICES)}")
+        registry = _registry()
+        from MedSRLib import MedSRError
+
+        try:
+            if request.task == SEGMENTATION:
+                return self._planSegmentation(volumeNode, request, registry)
+            return self._planChecked(volumeNode, request, referenceNode, registry)
+        except MedSRError as error:
+            raise ProcessingError(str(error)) from None
+
+    def _planChecked(self, volumeNode, request: Request, referenceNode, registry) -> "_Plan":
+        grid = nodes.gridOf(volumeNode)
+        steps: List[_Step] = []
+        name = volumeNode.GetName()
+        source = "input.nrrd"
+        if request.task in (ENHANCEMENT, CHAIN):
+            if not request.steps:
+                raise ProcessingError("give at least one enhancement step")
+            for step in request.steps:
+                registry.get(ENHANCEMENT, step)
+            output = "enhanced.nrrd" if request.task == CHAIN else "output.nrrd"
+            steps.append(_Step("enhance", f"Enhancement ({', '.join(request.steps)})",
+                               ["enhance", source, output, "--steps", ",".join(request.steps)]))
+            source, name = output, f"{name} enhanced {'+'.join(request.steps)}"
+        if request.task in (SUPER_RESOLUTION, CHAIN):
+            method = _info(registry.get(SUPER_RESOLUTION, request.method))
+            grid = self._targetGrid(grid, request)
+            arguments = ["sr", source, "output.nrrd", "--method", method.name]
+            if request.spacing is not None:
+                arguments += ["--spacing", *(repr(float(s)) for s in request.spacing)]
+            else:
+                arguments += ["--scale", *(repr(float(s)) for s in request.scale)]
+            arguments += _capabilities(method, request)
+            steps.append(_Step("sr", f"Super-resolution ({method.name})", arguments))
+            name = f"{name} SR {method.name} {_mm(grid.spacing)}mm"
+        if referenceNode is not None:
+            _checkVolume(referenceNode, "reference")
+            referenceGrid = nodes.gridOf(referenceNode)
+            if not grid.matches(referenceGrid):
+                raise ProcessingError(
+                    f"reference {referenceNode.GetName()!r} is not on the result's grid "
+                    f"({grid.describe_difference(referenceGrid)}); choose the reference's spacing as the target")
+            steps.append(_Step("eval", "Metrics against the reference",
+                               ["eval", "reference.nrrd", "output.nrrd", "--kind", "image", "--json"], weight=0.25))
+        return _Plan(steps, self._volumeFinisher(volumeNode, request, self.scene.GenerateUniqueName(name)))
+
+    @staticmethod
+    def _targetGrid(grid, request: Request):
+        from MedSRLib.geometry import spacing_after
+
+        if (request.spacing is None) == (request.scale is None):
+            raise ProcessingError("give either a target spacing or a scale for super-resolution")
+        return spacing_after(grid, request.spacing, request.scale)
+
+    def _volumeFinisher(self, volumeNode, request: Request, name: str):
+        scene, inputName = self.scene, volumeNode.GetName()
+        resultClass = "vtkMRMLLabelMapVolumeNode" if volumeNode.IsA("vtkMRMLLabelMapVolumeNode") else "vtkMRMLScalarVolumeNode"
+
+        def finish(folder: Path, outputs: Dict[str, str], notes: List[str]) -> Result:
+            if volumeNode.GetScene() is not scene:
+                raise ProcessingError(f"the input {inputName!r} left the scene while it was processed")
+            metrics = json.loads(outputs["eval"]) if "eval" in outputs else None
+            node = nodes.readVolumeFile(folder / "output.nrrd", resultClass)
+            node.SetName(name)
+            node.SetAttribute("MedSR.input", volumeNode.GetID())
+            node.SetAttribute("MedSR.request", json.dumps(_asDict(request)))
+            if metrics is not None:
+                node.SetAttribute("MedSR.metrics", json.dumps(metrics))
+            nodes.addBeside(node, volumeNode, scene)
+            if request.showResult:
+                _showQuietly(node)
+            return Result(node, metrics=metrics, notes=notes)
+
+        return finish
+
+    def _planSegmentation(self, volumeNode, request: Request, registry) -> "_Plan":
+        if SEGMENTATION not in registry.TASKS or not registry.methods(SEGMENTATION):
+            raise ProcessingError("this MedSRLib has no segmentation methods yet; super-resolution and enhancement are available")
+        method = _info(registry.get(SEGMENTATION, request.method))
+        # `medsr segment` writes the label map and, beside it, a Slicer colour table (.ctbl) naming the labels
+        step = _Step("segment", f"Segmentation ({method.name})",
+                     ["segment", "input.nrrd", "output.nrrd", "--model", method.name, "--device", _CLI_DEVICES[request.device]])
+        scene, name = self.scene, self.scene.GenerateUniqueName(f"{volumeNode.GetName()} segmentation {method.name}")
+
+        def finish(folder: Path, outputs: Dict[str, str], notes: List[str]) -> Result:
+            from .segments import readColourTable, segmentationFromLabelMap
+
+            labelMap = nodes.readVolumeFile(folder / "output.nrrd", "vtkMRMLLabelMapVolumeNode")
+            labelMap.SetName(name)
+            names, colours = readColourTable(folder / "output.ctbl")
+            segmentation = segmentationFromLabelMap(labelMap, names, colours, name, scene, referenceVolumeNode=volumeNode)
+            try:
+                nodes.placeBeside(segmentation, volumeNode, scene)
+            except Exception:
+                nodes.removeNode(segmentation, scene)
+                raise
+            return Result(segmentation, notes=notes)
+
+        return _Plan([step], finish)
+
+
+@dataclass
+class _Plan:
+    steps: List[_Step]
+    finish: Callable[[Path, Dict[str, str], List[str]], Result]
+
+
+def medsrlibFolder() -> Path:
+    """The folder that holds the MedSRLib package (found without importing it)."""
+    spec = importlib.util.find_spec("MedSRLib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ProcessingError("MedSRLib is not installed beside the MedSR module")
+    return Path(list(spec.submodule_search_locations)[0]).resolve().parent
+
+
+def _environment(device: str) -> Dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(medsrlibFolder()), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"  # what process.py decodes, whatever the platform's console uses
+    env["MEDSR_DEVICE"] = device
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # learned methods then cannot see a GPU, whatever they default to
+    return env
+
+
+def _registry():
+    try:
+        from MedSRLib.methods import registry
+    except ImportError as error:
+        raise ProcessingError(f"MedSRLib cannot be loaded ({error}); its Python dependencies are missing") from None
+    return registry
+
+
+def _info(method) -> MethodInfo:
+    options = getattr(method, "options", {}) or {}
+    return MethodInfo(name=method.name, task=method.task, summary=method.summary, family=getattr(method, "family", "classical"),
+                      supportsDataConsistency=bool(getattr(method, "data_consistency", False) or "data_consistency" in options),
+                      supportsUncertainty=bool(getattr(method, "uncertainty", False) or "uncertainty" in options))
+
+
+def _capabilities(method: MethodInfo, request: Request) -> List[str]:
+    arguments = []
+    if request.dataConsistency:
+        if not method.supportsDataConsistency:
+            raise ProcessingError(f"method {method.name!r} has no data-consistency option")
+        arguments.append("--data-consistency")
+    if request.uncertainty:
+        if not method.supportsUncertainty:
+            raise ProcessingError(f"method {method.name!r} gives no uncertainty map")
+        arguments += ["--uncertainty", "uncertainty.nrrd"]
+    return arguments
+
+
+def _checkVolume(volumeNode, what: str) -> None:
+    if volumeNode is None or not volumeNode.IsA("vtkMRMLScalarVolumeNode"):
+        raise ProcessingError(f"the {what} must be a scalar volume node")
+    imageData = volumeNode.GetImageData()
+    if imageData is None:
+        raise ProcessingError(f"the {what} {volumeNode.GetName()!r} has no voxels")
+    if imageData.GetNumberOfScalarComponents() != 1:
+        raise ProcessingError(f"the {what} {volumeNode.GetName()!r} has {imageData.GetNumberOfScalarComponents()} components per voxel; MedSR needs one")
+
+
+def _showQuietly(node) -> None:
+    try:
+        nodes.showInSliceViews(node)
+    except Exception as error:  # showing is a courtesy; the result is already in the scene
+        import logging
+
+        logging.warning("MedSR: could not show %s: %s", node.GetName(), error)
+
+
+def _triple(values) -> Optional[Tuple[float, float, float]]:
+    if values is None:
+        return None
+    if isinstance(values, (int, float)):
+        return (float(values),) * 3
+    values = tuple(float(v) for v in values)
+    if len(values) == 1:
+        return values * 3
+    if len(values) != 3:
+        raise ProcessingError(f"give one value or three (i, j, k), got {len(values)}: {values}")
+    return values
+
+
+def _mm(values) -> str:
+    return "x".join(f"{v:.4g}" for v in values)
+
+
+def _asDict(request: Request) -> dict:
+    return {key: (list(value) if isinstance(value, tuple) else value) for key, value in request.__dict__.items()}

@@ -1,0 +1,173 @@
+"""Scene volume nodes <-> files and MedSRLib volumes, and where new nodes go.
+
+Slicer's arrays (``slicer.util.arrayFromVolume``) are in (k, j, i) order and its world is RAS; a MedSRLib
+``Volume`` is in (i, j, k) order with its ``Grid`` in LPS. Only ``Grid.from_ijk_to_ras`` / ``Grid.ijk_to_ras``
+cross that line, so geometry is never rebuilt by hand here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import slicer
+import vtk
+
+
+def ijkToRas(volumeNode) -> np.ndarray:
+    matrix = vtk.vtkMatrix4x4()
+    volumeNode.GetIJKToRASMatrix(matrix)
+    return slicer.util.arrayFromVTKMatrix(matrix)
+
+
+def dimensions(volumeNode) -> tuple:
+    """Voxels along (i, j, k)."""
+    imageData = volumeNode.GetImageData()
+    if imageData is None:
+        raise ValueError(f"volume {volumeNode.GetName()!r} has no voxels")
+    return tuple(int(n) for n in imageData.GetDimensions())
+
+
+def gridOf(volumeNode):
+    """The MedSRLib ``Grid`` (LPS) of a volume node, from its IJK-to-RAS matrix."""
+    from MedSRLib import Grid
+
+    return Grid.from_ijk_to_ras(ijkToRas(volumeNode), dimensions(volumeNode))
+
+
+def volumeFromNode(volumeNode, modality: Optional[str] = None):
+    """A MedSRLib ``Volume`` with a copy of the node's voxels, in (i, j, k) order."""
+    from MedSRLib import Volume
+
+    array = np.array(slicer.util.arrayFromVolume(volumeNode)).transpose(2, 1, 0)
+    if modality is None:
+        modality = "CT" if array.size and array.min() <= -900 else "MR"
+    return Volume(array, gridOf(volumeNode), modality=modality, metadata={"source": volumeNode.GetName()})
+
+
+def nodeFromVolume(volume, name: str, scene=None, nodeClass: str = "vtkMRMLScalarVolumeNode"):
+    """A new volume node in ``scene`` holding ``volume`` with its exact geometry."""
+    array = volume.array.astype(np.uint8) if volume.array.dtype == np.bool_ else volume.array
+    node = _newNode(nodeClass)
+    node.SetName(name)
+    node.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(volume.grid.ijk_to_ras()))
+    imageData = vtk.vtkImageData()
+    imageData.SetDimensions(*volume.grid.size)
+    imageData.AllocateScalars(_vtkType(array.dtype), 1)
+    node.SetAndObserveImageData(imageData)
+    slicer.util.updateVolumeFromArray(node, np.ascontiguousarray(array.transpose(2, 1, 0)))
+    (scene or slicer.mrmlScene).AddNode(node)
+    node.CreateDefaultDisplayNodes()
+    return node
+
+
+def writeVolumeNode(volumeNode, path: Path) -> Path:
+    """Write the node's voxels and geometry to ``path`` without attaching a storage node to it."""
+    storage = slicer.vtkMRMLVolumeArchetypeStorageNode()
+    storage.SetFileName(str(path))
+    storage.SetUseCompression(False)  # a scratch file read once: speed over size
+    if not storage.WriteData(volumeNode) or not Path(path).exists():
+        raise OSError(f"could not write {volumeNode.GetName()!r} to {path}")
+    return Path(path)
+
+
+def readVolumeFile(path: Path, nodeClass: str = "vtkMRMLScalarVolumeNode"):
+    """A new volume node, not yet in any scene, holding the file's voxels and geometry."""
+    node = _newNode(nodeClass)
+    storage = slicer.vtkMRMLVolumeArchetypeStorageNode()
+    storage.SetFileName(str(path))
+    storage.SetSingleFile(True)  # never gather similarly named files in the folder into a series
+    if not storage.ReadData(node) or node.GetImageData() is None:
+        raise OSError(f"could not read the volume in {path}")
+    return node
+
+
+def cropVolumeNode(volumeNode, lower: Sequence[int], upper: Sequence[int], name: str, scene=None):
+    """A new node holding voxels ``lower`` <= (i, j, k) < ``upper`` of ``volumeNode``, at the same world place."""
+    lower, upper = np.asarray(lower, int), np.asarray(upper, int)
+    array = slicer.util.arrayFromVolume(volumeNode)[lower[2]:upper[2], lower[1]:upper[1], lower[0]:upper[0]]
+    matrix = ijkToRas(volumeNode)
+    matrix[:3, 3] = (matrix @ np.append(lower, 1.0))[:3]
+    node = _newNode(volumeNode.GetClassName())
+    node.SetName(name)
+    node.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(matrix))
+    imageData = vtk.vtkImageData()
+    imageData.SetDimensions(*(upper - lower))
+    imageData.AllocateScalars(volumeNode.GetImageData().GetScalarType(), 1)
+    node.SetAndObserveImageData(imageData)
+    slicer.util.updateVolumeFromArray(node, np.ascontiguousarray(array))
+    (scene or volumeNode.GetScene()).AddNode(node)
+    node.CreateDefaultDisplayNodes()
+    return node
+
+
+def addBeside(resultNode, inputNode, scene) -> None:
+    """Add ``resultNode`` to the scene next to ``inputNode``: same parent transform, same subject-hierarchy folder.
+
+    All or nothing: if placing it fails, the node is taken out of the scene again.
+    """
+    scene.AddNode(resultNode)
+    try:
+        resultNode.SetAndObserveTransformNodeID(inputNode.GetTransformNodeID())
+        resultNode.CreateDefaultDisplayNodes()
+        placeBeside(resultNode, inputNode, scene)
+    except Exception:
+        removeNode(resultNode, scene)
+        raise
+
+
+def removeNode(node, scene) -> None:
+    """Take ``node`` and the display nodes made for it out of ``scene``."""
+    displayNodes = [node.GetNthDisplayNode(i) for i in range(node.GetNumberOfDisplayNodes())] if hasattr(node, "GetNumberOfDisplayNodes") else []
+    scene.RemoveNode(node)
+    for displayNode in displayNodes:
+        if displayNode is not None and displayNode.GetScene() is scene:
+            scene.RemoveNode(displayNode)
+
+
+def placeBeside(resultNode, inputNode, scene) -> None:
+    """Put ``resultNode`` in the subject-hierarchy folder of ``inputNode``, where there is a hierarchy to honour."""
+    hierarchy = scene.GetSubjectHierarchyNode() if hasattr(scene, "GetSubjectHierarchyNode") else None
+    if hierarchy is None:
+        return
+    inputItem = hierarchy.GetItemByDataNode(inputNode)
+    if not inputItem:
+        return
+    parent = hierarchy.GetItemParent(inputItem)
+    resultItem = hierarchy.GetItemByDataNode(resultNode) or hierarchy.CreateItem(parent, resultNode)
+    hierarchy.SetItemParent(resultItem, parent)
+
+
+def showInSliceViews(volumeNode) -> None:
+    """Show the result in the slice views when there are any (the application with a main window)."""
+    app = getattr(slicer, "app", None)
+    layoutManager = getattr(app, "layoutManager", None)
+    if layoutManager is None or layoutManager() is None:
+        return
+    if volumeNode.IsA("vtkMRMLLabelMapVolumeNode"):
+        slicer.util.setSliceViewerLayers(label=volumeNode)
+    else:
+        slicer.util.setSliceViewerLayers(background=volumeNode, fit=True)
+
+
+def _newNode(nodeClass: str):
+    if not nodeClass.startswith("vtkMRML") or not hasattr(slicer, nodeClass):
+        raise ValueError(f"not a volume node class: {nodeClass!r}")
+    return getattr(slicer, nodeClass)()
+
+
+_VTK_TYPES = {
+    np.dtype(np.uint8): vtk.VTK_UNSIGNED_CHAR, np.dtype(np.int8): vtk.VTK_SIGNED_CHAR,
+    np.dtype(np.uint16): vtk.VTK_UNSIGNED_SHORT, np.dtype(np.int16): vtk.VTK_SHORT,
+    np.dtype(np.uint32): vtk.VTK_UNSIGNED_INT, np.dtype(np.int32): vtk.VTK_INT,
+    np.dtype(np.uint64): vtk.VTK_UNSIGNED_LONG_LONG, np.dtype(np.int64): vtk.VTK_LONG_LONG,
+    np.dtype(np.float32): vtk.VTK_FLOAT, np.dtype(np.float64): vtk.VTK_DOUBLE,
+}
+
+
+def _vtkType(dtype) -> int:
+    try:
+        return _VTK_TYPES[np.dtype(dtype)]
+    except KeyError:
+        raise ValueError(f"voxel type {dtype} has no VTK equivalent here") from None

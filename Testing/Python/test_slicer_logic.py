@@ -1,0 +1,322 @@
+"""The MedSR module's logic against a real MRML scene and a real child process, on the bundled MNI T1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import slicer_support as support
+from slicer_support import SceneLogics, add_volume, assert_unchanged, current_scene, ijk_to_ras, snapshot
+
+from MedSRLib import Grid
+from MedSRLogicLib import MedSRLogic, ProcessingCancelled, ProcessingError, Request, segmentLabels
+from MedSRLogicLib import nodes
+from MedSRLogicLib.process import StderrParser, parse_progress
+
+
+@pytest.fixture(scope="module")
+def t1_block():
+    """(k, j, i) array and IJK-to-RAS of a 48^3 crop of the real T1, read with Slicer's reader."""
+    return support.crop(*support.read_sample("t1"))
+
+
+@pytest.fixture()
+def logics():
+    logics = SceneLogics()
+    with current_scene(logics):
+        yield logics
+
+
+@pytest.fixture()
+def scratch(tmp_path):
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture()
+def logic(logics, scratch):
+    return MedSRLogic(scene=logics.scene, python=[sys.executable], temporaryFolder=str(scratch))
+
+
+@pytest.fixture()
+def t1(logics, t1_block):
+    return add_volume(logics.scene, *t1_block, "T1")
+
+
+@pytest.fixture()
+def t1_oblique(logics, t1_block):
+    return add_volume(logics.scene, t1_block[0], support.oblique_matrix(), "T1 oblique")
+
+
+def _expected(node, spacing=None, scale=None) -> Grid:
+    grid = Grid.from_ijk_to_ras(ijk_to_ras(node), nodes.dimensions(node))
+    return grid.with_spacing(spacing) if spacing is not None else grid.scaled(scale)
+
+
+def _assert_on_grid(node, grid: Grid) -> None:
+    assert nodes.dimensions(node) == grid.size
+    np.testing.assert_allclose(ijk_to_ras(node), grid.ijk_to_ras(), rtol=0, atol=1e-9)
+
+
+# --- super-resolution: exact geometry, input untouched -------------------------------------------------------------
+def test_super_resolution_is_a_new_node_on_the_contract_grid(logic, logics, t1, scratch):
+    before, count = snapshot(t1), logics.scene.GetNumberOfNodes()
+    result = logic.superResolve(t1, spacing=(0.5, 0.5, 2.0), method="bspline")
+
+    assert result.GetName() == "T1 SR bspline 0.5x0.5x2mm"
+    assert result.GetID() != t1.GetID() and result.GetScene() is logics.scene
+    _assert_on_grid(result, _expected(t1, spacing=(0.5, 0.5, 2.0)))
+    assert_unchanged(t1, before)
+    assert logics.scene.GetNumberOfNodes() == count + 2  # the volume and its display node
+    assert result.GetDisplayNode() is not None
+    # the same tissue, finer: interpolation keeps the mean within a few percent
+    source, restored = slicer_array(t1).astype(float), slicer_array(result)
+    assert restored.shape == (24, 96, 96)
+    assert abs(restored.mean() - source.mean()) < 0.03 * source.mean()
+    assert list(scratch.iterdir()) == []
+
+
+def test_oblique_volume_keeps_its_exact_geometry(logic, t1_oblique):
+    before = snapshot(t1_oblique)
+    result = logic.run(t1_oblique, Request(method="linear", scale=(1.0, 2.0, 3.0)))
+    assert result.node.GetName() == "T1 oblique SR linear 0.9x0.55x0.4333mm"
+    _assert_on_grid(result.node, _expected(t1_oblique, scale=(1.0, 2.0, 3.0)))
+    assert_unchanged(t1_oblique, before)
+
+
+def test_spacing_that_does_not_tile_is_adjusted_and_said(logic, t1_oblique):
+    result = logic.run(t1_oblique, Request(method="nearest", spacing=(0.7, 0.7, 0.7)))
+    expected = _expected(t1_oblique, spacing=(0.7, 0.7, 0.7))
+    _assert_on_grid(result.node, expected)
+    assert any("spacing adjusted" in note for note in result.notes)
+    assert result.node.GetName() == "T1 oblique SR nearest " + "x".join(f"{s:.4g}" for s in expected.spacing) + "mm"
+
+
+def test_label_map_input_gives_a_label_map(logic, logics, t1_block):
+    labels = add_volume(logics.scene, (t1_block[0] > 100).astype(np.uint8), t1_block[1], "mask", "vtkMRMLLabelMapVolumeNode")
+    result = logic.superResolve(labels, scale=2, method="nearest")
+    assert result.IsA("vtkMRMLLabelMapVolumeNode")
+    assert set(np.unique(slicer_array(result))) == {0, 1}
+
+
+# --- enhancement, chain, metrics -------------------------------------------------------------------------------------
+def test_enhancement_with_reference_reports_metrics(logic, t1):
+    progress = []
+    job = logic.start(t1, Request(task="enhance", steps=("curvature-flow",)), referenceNode=t1,
+                      onProgress=lambda fraction, text: progress.append((fraction, text)))
+    result = job.wait(timeout=120)
+    assert result.node.GetName() == "T1 enhanced curvature-flow"
+    _assert_on_grid(result.node, Grid.from_ijk_to_ras(ijk_to_ras(t1), nodes.dimensions(t1)))
+    assert result.metrics["kind"] == "image"
+    assert 20 < result.metrics["whole"]["psnr"] < 80 and 0.5 < result.metrics["whole"]["ssim"] <= 1
+    assert json.loads(result.node.GetAttribute("MedSR.metrics")) == result.metrics
+    fractions = [fraction for fraction, _ in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any(text.startswith("Enhancement (curvature-flow): ") for _, text in progress)  # the child's own words
+    assert "PSNR" in result.describe()
+
+
+def test_chain_is_one_new_node(logic, logics, t1):
+    count = logics.scene.GetNumberOfNodes()
+    result = logic.chain(t1, ["curvature-flow"], scale=(1, 1, 2), method="linear")
+    assert result.GetName() == "T1 enhanced curvature-flow SR linear 1x1x0.5mm"
+    _assert_on_grid(result, _expected(t1, scale=(1, 1, 2)))
+    assert logics.scene.GetNumberOfNodes() == count + 2
+
+
+def test_reference_on_another_grid_is_refused_before_anything_runs(logic, logics, t1, scratch):
+    count = logics.scene.GetNumberOfNodes()
+    with pytest.raises(ProcessingError, match="not on the result's grid"):
+        logic.superResolve(t1, spacing=(0.5, 0.5, 0.5), referenceNode=t1)
+    assert logics.scene.GetNumberOfNodes() == count and list(scratch.iterdir()) == []
+
+
+# --- placement ---------------------------------------------------------------------------------------------------------
+def test_result_goes_beside_the_input(logic, logics, t1):
+    hierarchy = logics.scene.GetSubjectHierarchyNode()
+    study = hierarchy.CreateFolderItem(hierarchy.GetSceneItemID(), "Study 1")
+    hierarchy.CreateItem(study, t1)
+    transform = logics.scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "head position")
+    t1.SetAndObserveTransformNodeID(transform.GetID())
+
+    result = logic.superResolve(t1, scale=2, method="nearest")
+    assert hierarchy.GetItemParent(hierarchy.GetItemByDataNode(result)) == study
+    assert result.GetTransformNodeID() == transform.GetID()
+
+
+def test_without_a_hierarchy_item_the_result_is_still_added(logic, logics, t1):
+    assert not logics.scene.GetSubjectHierarchyNode().GetItemByDataNode(t1)
+    assert logic.superResolve(t1, scale=2, method="nearest").GetScene() is logics.scene
+
+
+# --- cancel and failure leave the scene as it was ---------------------------------------------------------------------
+def test_cancel_kills_the_child_and_adds_nothing(logic, logics, t1, scratch):
+    before, count = snapshot(t1), logics.scene.GetNumberOfNodes()
+    jobs, finished = [], []
+    job = logic.start(t1, Request(method="lanczos", scale=(4.0, 4.0, 4.0)),
+                      onProgress=lambda fraction, text: ": " in text and jobs and jobs[0].cancel(),
+                      onFinished=finished.append)
+    jobs.append(job)
+    process = job._process
+    started = time.monotonic()
+    with pytest.raises(ProcessingCancelled):
+        job.wait(timeout=60)
+    assert time.monotonic() - started < 30  # the full run takes far longer: it was killed, not waited for
+    assert job.state == job.CANCELLED and finished == [job]
+    assert process._process.poll() is not None
+    assert logics.scene.GetNumberOfNodes() == count
+    assert list(scratch.iterdir()) == []
+    assert_unchanged(t1, before)
+
+
+def test_cancel_right_after_start(logic, logics, t1, scratch):
+    count = logics.scene.GetNumberOfNodes()
+    job = logic.start(t1, Request(scale=(2.0, 2.0, 2.0)))
+    job.cancel()
+    assert job.state == job.CANCELLED and not job.poll()
+    assert logics.scene.GetNumberOfNodes() == count and list(scratch.iterdir()) == []
+
+
+def test_unknown_method_is_reported_and_adds_nothing(logic, logics, t1, scratch):
+    count = logics.scene.GetNumberOfNodes()
+    with pytest.raises(ProcessingError, match="unknown sr method 'magic'"):
+        logic.superResolve(t1, spacing=(1, 1, 1), method="magic")
+    with pytest.raises(ProcessingError, match="unknown enhance method 'sharpen'"):
+        logic.enhance(t1, ["curvature-flow", "sharpen"])
+    assert logics.scene.GetNumberOfNodes() == count and list(scratch.iterdir()) == []
+
+
+def test_an_error_in_the_child_is_reported_and_adds_nothing(logic, logics, t1_block, scratch):
+    # N4 refuses negative intensities: the child process fails with MedSRLib's own message
+    shifted = add_volume(logics.scene, t1_block[0].astype(np.float32) - float(t1_block[0].mean()), t1_block[1], "shifted")
+    count = logics.scene.GetNumberOfNodes()
+    with pytest.raises(ProcessingError) as error:
+        logic.enhance(shifted, ["n4"])
+    assert str(error.value) == "Enhancement (n4) failed: N4 needs non-negative intensities (an MR magnitude image)"
+    assert logics.scene.GetNumberOfNodes() == count and list(scratch.iterdir()) == []
+
+
+def test_a_crashing_interpreter_is_reported(logics, t1, scratch):
+    crashing = [sys.executable, "-c", "import sys; print('half a line', file=sys.stderr); sys.exit(3)"]
+    logic = MedSRLogic(scene=logics.scene, python=crashing, temporaryFolder=str(scratch))
+    count = logics.scene.GetNumberOfNodes()
+    finished = []
+    job = logic.start(t1, Request(scale=(2.0, 2.0, 2.0)), onFinished=finished.append)
+    with pytest.raises(ProcessingError, match=r"^Super-resolution \(bspline\) failed: half a line$"):
+        job.wait(timeout=60)
+    assert job.state == job.FAILED and finished == [job]
+    assert logics.scene.GetNumberOfNodes() == count and list(scratch.iterdir()) == []
+
+
+def test_an_unavailable_segmentation_method_is_refused(logic, logics, t1, scratch):
+    count = logics.scene.GetNumberOfNodes()
+    with pytest.raises(ProcessingError, match="no segmentation methods yet|unknown segment method 'no-such-model'"):
+        logic.segment(t1, method="no-such-model")
+    assert logics.scene.GetNumberOfNodes() == count and list(scratch.iterdir()) == []
+
+
+FAKE_SEGMENTER = """
+import sys
+import SimpleITK as sitk
+arguments = sys.argv[2:]  # after the driver's path: segment IN OUT --model NAME --device DEVICE
+assert arguments[0] == "segment" and arguments[3:5] == ["--model", "test-tissues"] and arguments[5] == "--device", arguments
+image = sitk.ReadImage(arguments[1], sitk.sitkFloat32)
+mean = sitk.GetArrayViewFromImage(image).mean()
+labels = sitk.Cast(image > 0.8 * mean, sitk.sitkUInt8) + sitk.Cast(image > 1.2 * mean, sitk.sitkUInt8)
+sitk.WriteImage(labels, arguments[2])
+with open(arguments[2].replace(".nrrd", ".ctbl"), "w") as table:
+    table.write("# Color table file\\n0 background 0 0 0 0\\n1 grey_matter 128 128 128 255\\n2 white_matter 255 230 200 255\\n")
+"""
+
+
+def test_segmentation_plugs_in_when_medsrlib_registers_a_method(logics, t1, scratch, monkeypatch, tmp_path):
+    """The whole segment path, with a stand-in child that writes what `medsr segment` writes."""
+    from MedSRLib.methods import Method, registry
+
+    if "segment" not in registry.TASKS:
+        pytest.skip("this MedSRLib has no segment task")
+    monkeypatch.setitem(registry._REGISTRY["segment"], "test-tissues",
+                        Method(name="test-tissues", task="segment", run=None, summary="thresholds, for this test"))
+    fake = tmp_path / "fake_medsr.py"
+    fake.write_text(FAKE_SEGMENTER)
+    hierarchy = logics.scene.GetSubjectHierarchyNode()
+    study = hierarchy.CreateFolderItem(hierarchy.GetSceneItemID(), "Study 1")
+    hierarchy.CreateItem(study, t1)
+    logic = MedSRLogic(scene=logics.scene, python=[sys.executable, str(fake)], temporaryFolder=str(scratch))
+
+    segmentation = logic.segment(t1, method="test-tissues", device="gpu")
+
+    assert segmentation.GetName() == "T1 segmentation test-tissues"
+    assert [(name, label) for name, label, _ in segmentLabels(segmentation)] == [("grey matter", 1), ("white matter", 2)]
+    np.testing.assert_allclose(segmentLabels(segmentation)[1][2], (1.0, 230 / 255, 200 / 255))
+    assert hierarchy.GetItemParent(hierarchy.GetItemByDataNode(segmentation)) == study
+    assert list(scratch.iterdir()) == []
+
+
+def test_bad_requests_are_refused_in_words(logic, logics, t1):
+    with pytest.raises(ProcessingError, match="either a target spacing or a scale"):
+        logic.run(t1, Request())
+    with pytest.raises(ProcessingError, match="absurd"):
+        logic.superResolve(t1, spacing=(0.0001, 1, 1))
+    with pytest.raises(ProcessingError, match="unknown device"):
+        logic.run(t1, Request(scale=(2, 2, 2), device="tpu"))
+    with pytest.raises(ProcessingError, match="no data-consistency option"):
+        logic.superResolve(t1, scale=2, dataConsistency=True)
+    with pytest.raises(ProcessingError, match="must be a scalar volume"):
+        logic.superResolve(logics.scene.AddNewNodeByClass("vtkMRMLLinearTransformNode"), scale=2)
+
+
+# --- what the panel lists -------------------------------------------------------------------------------------------
+def test_methods_come_from_the_registry():
+    from MedSRLib.methods import methods
+
+    listed = MedSRLogic.methods("sr")
+    assert [m.name for m in listed] == [m.name for m in methods("sr")]
+    assert all(m.summary for m in listed)
+    assert [m.name for m in MedSRLogic.methods("chain")] == [m.name for m in listed]
+    assert "n4" in [m.name for m in MedSRLogic.methods("enhance")]
+
+
+# --- conversions and reading the child's output --------------------------------------------------------------------
+def test_node_and_volume_round_trip_exactly(logics, t1_block):
+    node = add_volume(logics.scene, t1_block[0], support.oblique_matrix(), "oblique")
+    volume = nodes.volumeFromNode(node)
+    assert volume.array.shape == nodes.dimensions(node) == (48, 48, 48)
+    np.testing.assert_array_equal(volume.array, slicer_array(node).transpose(2, 1, 0))
+    np.testing.assert_allclose(volume.grid.ijk_to_ras(), ijk_to_ras(node), rtol=0, atol=1e-12)
+    back = nodes.nodeFromVolume(volume, "back", logics.scene)
+    np.testing.assert_array_equal(slicer_array(back), slicer_array(node))
+    np.testing.assert_allclose(ijk_to_ras(back), ijk_to_ras(node), rtol=0, atol=1e-12)
+
+
+def test_stderr_parser_reads_progress_across_chunks():
+    parser = StderrParser()
+    assert parser.feed("medsr-progress 0.2500 bspl") == []
+    assert parser.feed("ine interpolation\nnote: spacing adjusted\nmedsr-progress 1.0000\n") == [(0.25, "bspline interpolation"), (1.0, "")]
+    parser.feed("medsr sr: error: argument --method: expected one argument\n")
+    assert parser.notes() == ["spacing adjusted"]
+    assert parser.error(2) == "argument --method: expected one argument"
+    assert parse_progress("sr bspline:  45%|####      | 00:01") is None
+    crashed = StderrParser()
+    crashed.feed("Traceback (most recent call last):\n  File x\nZeroDivisionError: division by zero\n")
+    assert crashed.error(1) == "ZeroDivisionError: division by zero"
+    assert StderrParser().error(9) == "exited with status 9"
+
+
+def test_importing_the_logic_loads_no_heavy_dependency():
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import MedSRLogicLib, MedSRLogicLib.install; "
+            "print(sorted(m for m in ('torch', 'monai', 'scipy', 'SimpleITK', 'MedSRLib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(support.MODULE_FOLDER)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def slicer_array(node) -> np.ndarray:
+    import slicer.util
+
+    return slicer.util.arrayFromVolume(node)
