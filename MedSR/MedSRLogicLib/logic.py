@@ -1,7 +1,7 @@
 """MedSRLogic: super-resolution, enhancement and (once MedSRLib offers it) segmentation of scene volumes.
 
 Qt-free and application-free, so plain Python with ``slicer-core`` drives exactly what the module runs.
-The work itself runs in a child process (MedSRLib's `medsr` command line, through ``runmedsr.py``, on
+The work itself runs in a child process (MedSRLib's `medsr` command line with ``--progress lines``, on
 files in a temporary folder), so
 the caller's thread stays free; only writing the input and reading the result happen in-thread. A run
 adds one new node (named after the input and the operation) when, and only when, it succeeded; the input
@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import slicer
 
 from . import nodes
-from .process import DRIVER, ProcessRunner, StderrParser, SubprocessRunner, python_command
+from .process import MEDSR_ARGUMENTS, ProcessRunner, StderrParser, SubprocessRunner, python_command
 
 SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION = "sr", "enhance", "chain", "segment"
 TASKS = (SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION)
@@ -291,7 +291,7 @@ class MedSRLogic:
             if referenceNode is not None:
                 nodes.writeVolumeNode(referenceNode, folder / "reference.nrrd")
             job = Job(plan.steps, lambda outputs, notes: plan.finish(folder, outputs, notes), self.runner,
-                      self.python + [str(DRIVER)], _environment(request.device), folder, onProgress, onFinished)
+                      self.python + MEDSR_ARGUMENTS, _environment(request.device), folder, onProgress, onFinished)
         except Exception as error:
             shutil.rmtree(folder, ignore_errors=True)
             raise ProcessingError(f"could not prepare the run: {error}") from None
@@ -326,12 +326,13 @@ class MedSRLogic:
                 registry.get(ENHANCEMENT, step)
             output = "enhanced.nrrd" if request.task == CHAIN else "output.nrrd"
             steps.append(_Step("enhance", f"Enhancement ({', '.join(request.steps)})",
-                               ["enhance", source, output, "--steps", ",".join(request.steps)]))
+                               ["enhance", source, output, "--steps", ",".join(request.steps),
+                                "--device", _CLI_DEVICES[request.device]]))
             source, name = output, f"{name} enhanced {'+'.join(request.steps)}"
         if request.task in (SUPER_RESOLUTION, CHAIN):
             method = _info(registry.get(SUPER_RESOLUTION, request.method))
             grid = self._targetGrid(grid, request)
-            arguments = ["sr", source, "output.nrrd", "--method", method.name]
+            arguments = ["sr", source, "output.nrrd", "--method", method.name, "--device", _CLI_DEVICES[request.device]]
             if request.spacing is not None:
                 arguments += ["--spacing", *(repr(float(s)) for s in request.spacing)]
             else:
@@ -424,7 +425,6 @@ def _environment(device: str) -> Dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(medsrlibFolder()), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"  # what process.py decodes, whatever the platform's console uses
-    env["MEDSR_DEVICE"] = device
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # learned methods then cannot see a GPU, whatever they default to
     return env

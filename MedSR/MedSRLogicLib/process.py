@@ -96,11 +96,11 @@ class _Subprocess:
 
 # --- reading what `medsr` prints on stderr --------------------------------------------------------------
 
-#: written by runmedsr.py: "medsr-progress 0.4500 bspline interpolation"
+#: written by `medsr --progress lines`: "medsr-progress 0.4500 bspline interpolation"
 _PROGRESS = re.compile(r"^medsr-progress (?P<fraction>[0-9.]+)(?: (?P<text>.*))?$")
 _ERROR = re.compile(r"^medsr(?: \S+)?: error: (?P<message>.+)$")
-#: the script that runs `medsr` with progress lines; run by path so the child never imports this package
-DRIVER = Path(__file__).resolve().with_name("runmedsr.py")
+#: the child's command line before its subcommand: MedSRLib's `medsr`, reporting progress as lines on stderr
+MEDSR_ARGUMENTS = ["-m", "MedSRLib", "--progress", "lines"]
 
 
 class StderrParser:

@@ -24,12 +24,18 @@ def _modality(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modality", choices=["MR", "CT"], help="what the intensities mean (default: from the file, else guessed: values <= -900 mean CT)")
 
 
+def _device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="for learned methods: auto, cpu, cuda, cuda:N or mps (classical methods run on the CPU)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..methods import methods
     from ..simulate import NOISE_KINDS, SAMPLINGS
 
     parser = argparse.ArgumentParser(prog="medsr", description="Geometry-exact volumetric super-resolution, enhancement and evaluation.")
     parser.add_argument("--version", action="version", version=f"medsr {__version__}")
+    parser.add_argument("--progress", choices=["auto", "lines", "none"], default="auto",
+                        help="auto: a bar on a terminal; lines: 'medsr-progress FRACTION TEXT' lines on stderr for programs; none")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("degrade", help="simulate a lower-resolution / noisier acquisition")
@@ -51,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--spacing", nargs=3, type=float, metavar=("SI", "SJ", "SK"), help="target spacing, mm")
     target.add_argument("--scale", nargs="+", type=float, metavar="F", help="voxels per input voxel: one factor for all axes or three")
     p.add_argument("--method", default="bspline", help="one of: " + ", ".join(m.name for m in methods("sr")))
+    _device(p)
     _modality(p)
     _add_common_output(p)
 
@@ -60,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     steps = p.add_mutually_exclusive_group(required=True)
     steps.add_argument("--method", help="one of: " + ", ".join(m.name for m in methods("enhance")))
     steps.add_argument("--steps", help="comma-separated steps run in order, e.g. n4,curvature-flow")
+    _device(p)
     _modality(p)
     _add_common_output(p)
 
@@ -85,6 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", help="comma-separated subset of the super-resolution methods")
     _add_common_output(p)
 
+    p = sub.add_parser("segment", help="label brain tissue (background, CSF, grey and white matter)")
+    p.add_argument("input")
+    p.add_argument("output", help="label map; a Slicer colour table (.ctbl) and label volumes (.volumes.json) are written beside it")
+    p.add_argument("--model", default="brain-tissue", help="segmentation model from the catalog (medsr models)")
+    p.add_argument("--sr", action="store_true", help="keep the labels on the model's finer working grid (1 mm) instead of the input grid")
+    p.add_argument("--instances", help="comma-separated labels whose connected components are numbered as instances (e.g. 1 for CSF spaces)")
+    _device(p)
+    _modality(p)
+    _add_common_output(p)
+
+    p = sub.add_parser("train", help="train a model on the bundled real data (writes a checkpoint folder; resumable)")
+    p.add_argument("task", choices=["segment"])
+    p.add_argument("output", help="folder for checkpoints and the trained weights")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--validate-every", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUTPUT")
+    p.add_argument("--quiet", action="store_true")
+
+    sub.add_parser("models", help="list the model catalog")
     sub.add_parser("methods", help="list the available methods")
     return parser
 
@@ -139,7 +170,7 @@ def cmd_sr(args) -> int:
     if args.spacing and not all(abs(a - b) < 1e-9 for a, b in zip(target.spacing, args.spacing)):
         print(f"note: spacing adjusted to {_mm(target.spacing)} mm so the voxels tile the field of view exactly", file=sys.stderr)
     with progress_bar(f"sr {method.name}", not args.quiet) as progress:
-        result = method.run(volume, target, progress)
+        result = method.run(volume, target, progress, **_device_option(method, args.device))
     write_volume(result, args.output, args.overwrite, [args.input])
     print(f"{args.output}: {method.name}, {result.grid.size} voxels of {_mm(result.grid.spacing)} mm")
     return 0
@@ -147,14 +178,14 @@ def cmd_sr(args) -> int:
 
 def cmd_enhance(args) -> int:
     from ..io import check_output_path, read_volume, write_volume
-    from ..methods import enhance
+    from ..methods import enhance, get
     from .console import progress_bar
 
     steps = _method_list(args.steps or args.method, "enhance")
     check_output_path(args.output, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
     with progress_bar("enhance " + ",".join(steps), not args.quiet) as progress:
-        result = enhance(volume, steps, progress)
+        result = enhance(volume, steps, progress, **{name: _device_option(get("enhance", name), args.device) for name in steps})
     write_volume(result, args.output, args.overwrite, [args.input])
     print(f"{args.output}: {','.join(steps)}")
     return 0
@@ -213,26 +244,106 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_segment(args) -> int:
+    from ..io import check_output_path, read_volume, write_text_atomic, write_volume
+    from ..methods.segmentation import colour_table_text, segment
+    from .console import progress_bar
+
+    output = Path(args.output)
+    stem = _stem(output)
+    extras = [output.with_name(stem + ".ctbl"), output.with_name(stem + ".volumes.json")]
+    instances_of = [int(v) for v in args.instances.split(",")] if args.instances else []
+    if instances_of:
+        extras.append(output.with_name(stem + ".instances" + output.name[len(stem):]))
+    for path in [output] + extras:
+        check_output_path(path, [args.input], args.overwrite)
+    volume = read_volume(args.input, modality=args.modality)
+    with progress_bar("segment", not args.quiet) as progress:
+        result = segment(volume, args.model, args.sr, args.device, instances_of, progress)
+    write_volume(result.labels, output, args.overwrite, [args.input])
+    write_text_atomic(extras[0], colour_table_text(result.names, result.colours))
+    summary = {"model": f"{result.model['name']} {result.model['version']}", "grid": repr(result.labels.grid),
+               "device": result.report.device if result.report else None, "volumes_ml": result.volumes_ml}
+    if instances_of:
+        write_volume(result.instances, extras[2], args.overwrite, [args.input])
+        summary["instances"] = result.instance_table
+    write_text_atomic(extras[1], json.dumps(summary, indent=2) + "\n")
+    for name, ml in result.volumes_ml.items():
+        print(f"{name:<22} {ml:9.2f} mL")
+    if instances_of:
+        print(f"{len(result.instance_table)} instances of label(s) {args.instances} -> {extras[2]}")
+    return 0
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for ending in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"):
+        if name.lower().endswith(ending):
+            return name[: -len(ending)]
+    return name
+
+
+def cmd_train(args) -> int:
+    from ..train.segmenter import train_segmenter
+    from .console import progress_bar
+
+    with progress_bar(f"train {args.task}", not args.quiet) as progress:
+        result = train_segmenter(Path(args.output), args.steps, args.batch, args.learning_rate, args.seed, args.device,
+                                 args.validate_every, args.resume, progress)
+    last = result["state"]["history"][-1] if result["state"]["history"] else {}
+    print(f"trained {result['state']['step']} steps in {result['state']['seconds']:.0f} s; last validation {json.dumps(last)}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from ..models import load_catalog
+
+    for entry in load_catalog():
+        print(f"{entry['name']} {entry['version']}  task={entry['task']}  modality={entry['modality']}  "
+              f"spacing {entry['valid_spacing_mm'][0]}-{entry['valid_spacing_mm'][1]} mm  sha256 {entry['sha256'][:12]}")
+        print(f"    {entry.get('summary', '')}")
+        print(f"    trained on {entry['training']['data']} ({entry['training']['device']}, {entry['training']['seconds']:.0f} s)")
+        for name, value in entry.get("validation", {}).items():
+            print(f"    {name}: {value}")
+    return 0
+
+
 def cmd_methods(args) -> int:
     from ..methods import methods
 
-    for task, title in (("sr", "super-resolution (medsr sr --method)"), ("enhance", "enhancement (medsr enhance --method/--steps)")):
+    for task, title in (("sr", "super-resolution (medsr sr --method)"), ("enhance", "enhancement (medsr enhance --method/--steps)"),
+                        ("segment", "segmentation (medsr segment --model)")):
         print(title)
         for m in methods(task):
             print(f"  {m.name:<20} {m.family:<10} {m.summary}")
     return 0
 
 
+def _device_option(method, device: str) -> dict:
+    """Learned methods take the device; classical ones run where SimpleITK runs, so they take none."""
+    if method.family == "classical":
+        if device not in ("auto", "cpu"):
+            print(f"note: {method.name} is a classical method and runs on the CPU", file=sys.stderr)
+        return {}
+    return {"device": device}
+
+
 def _mm(values) -> str:
     return "x".join(f"{v:.4g}" for v in values)
 
 
-COMMANDS = {"degrade": cmd_degrade, "sr": cmd_sr, "enhance": cmd_enhance, "eval": cmd_eval, "demo": cmd_demo, "bench": cmd_bench, "methods": cmd_methods}
+COMMANDS = {
+    "degrade": cmd_degrade, "sr": cmd_sr, "enhance": cmd_enhance, "eval": cmd_eval, "demo": cmd_demo, "bench": cmd_bench,
+    "segment": cmd_segment, "train": cmd_train, "models": cmd_models, "methods": cmd_methods,
+}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .console import MODE
+
+    MODE["value"] = args.progress
     try:
         return COMMANDS[args.command](args)
     except MedSRError as error:

@@ -7,7 +7,7 @@ from typing import Callable, Dict, List
 
 from ..errors import MedSRError
 
-TASKS = ("sr", "enhance")
+TASKS = ("sr", "enhance", "segment")
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,9 @@ class Method:
 
     ``run`` takes ``(volume, progress, **options)`` for enhancement and
     ``(volume, target_grid, progress, **options)`` for super-resolution, and
-    returns a new :class:`~MedSRLib.volume.Volume`.
+    returns a new :class:`~MedSRLib.volume.Volume`; for segmentation it takes
+    ``(volume, progress, **options)`` and returns a
+    :class:`~MedSRLib.methods.segmentation.Segmentation`.
     """
 
     name: str

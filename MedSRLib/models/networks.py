@@ -18,7 +18,18 @@ def _unet(**kwargs) -> torch.nn.Module:
     return UNet(**kwargs)
 
 
-ARCHITECTURES = {"monai.UNet": _unet}
+class ResidualUNet(torch.nn.Module):
+    """A MONAI UNet that predicts a correction added to its input (denoisers learn the noise, not the image)."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.unet = _unet(**kwargs)
+
+    def forward(self, x):
+        return x + self.unet(x)
+
+
+ARCHITECTURES = {"monai.UNet": _unet, "medsr.ResidualUNet": ResidualUNet}
 
 
 def build_network(architecture: Dict) -> torch.nn.Module:

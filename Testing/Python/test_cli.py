@@ -223,3 +223,14 @@ def test_bench_writes_json_and_markdown(tmp_path, capsys, bad_files):
         assert all(row["seconds"] >= 0 and row["psnr_db"] > 0 for row in result["methods"])
     assert "## thick-slice x6" in (out / "bench.md").read_text()
     assert payload["machine"]["cpu"]
+
+
+def test_progress_lines_for_programs(tmp_path, crop_file):
+    result = subprocess.run([sys.executable, "-m", "MedSRLib", "--progress", "lines", "sr", str(crop_file), str(tmp_path / "o.nrrd"),
+                             "--scale", "1", "1", "2", "--method", "bspline"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines and all(line.startswith("medsr-progress ") for line in lines)
+    fractions = [float(line.split()[1]) for line in lines]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert "bspline interpolation" in result.stderr

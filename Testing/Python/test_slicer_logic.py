@@ -224,7 +224,8 @@ def test_an_unavailable_segmentation_method_is_refused(logic, logics, t1, scratc
 FAKE_SEGMENTER = """
 import sys
 import SimpleITK as sitk
-arguments = sys.argv[2:]  # after the driver's path: segment IN OUT --model NAME --device DEVICE
+assert sys.argv[1:5] == ["-m", "MedSRLib", "--progress", "lines"], sys.argv
+arguments = sys.argv[5:]  # segment IN OUT --model NAME --device DEVICE
 assert arguments[0] == "segment" and arguments[3:5] == ["--model", "test-tissues"] and arguments[5] == "--device", arguments
 image = sitk.ReadImage(arguments[1], sitk.sitkFloat32)
 mean = sitk.GetArrayViewFromImage(image).mean()

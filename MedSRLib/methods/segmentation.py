@@ -1,0 +1,126 @@
+"""Brain-tissue segmentation with a catalog model: labels on the input grid (or the super-resolved one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+
+from ..errors import MedSRError
+from ..geometry import resample_to_grid
+from ..inference import InferenceReport, predict
+from ..io.convert import sitk_from_volume
+from ..metrics.labels import looks_like_labels
+from ..models import load_model
+from ..progress import SILENT, Progress
+from ..volume import Volume, check_finite
+
+DEFAULT_MODEL = "brain-tissue"
+
+
+@dataclass
+class Segmentation:
+    labels: Volume
+    names: Dict[int, str]
+    colours: Dict[int, tuple]
+    volumes_ml: Dict[str, float]
+    model: Dict
+    report: Optional[InferenceReport] = None
+    instances: Optional[Volume] = None
+    instance_table: List[Dict] = field(default_factory=list)
+
+
+def segment(
+    volume: Volume,
+    model: str = DEFAULT_MODEL,
+    on_working_grid: bool = False,
+    device: str = "auto",
+    instances_of: Sequence[int] = (),
+    progress: Progress = SILENT,
+) -> Segmentation:
+    """Label ``volume`` with catalog model ``model``.
+
+    The network works at the model's spacing (1 mm): the input is resampled
+    onto that grid of the same field of view (resampling contract), segmented
+    patch-wise, and the class probabilities are brought back to the input grid
+    before the most probable label is taken. ``on_working_grid`` keeps the
+    labels on the finer working grid instead (``medsr segment --sr``).
+    """
+    check_finite(volume)
+    if volume.modality == "CT":
+        raise MedSRError("the brain-tissue model is for MR images; this volume is CT (Hounsfield units)")
+    if looks_like_labels(volume) and np.unique(volume.array).size <= 16:
+        raise MedSRError(
+            f"the input looks like a label map ({np.unique(volume.array).size} distinct integer values), not an image; "
+            "give the MR image to segment"
+        )
+    network, entry = load_model(model)
+    working = volume.grid.with_spacing(entry["input"]["spacing_mm"])
+    progress.update(0.02, "resampling to the model's spacing")
+    image = resample_to_grid(volume.array, volume.grid, working, "bspline")
+    image = _normalise(image)
+    logits, report = predict(
+        network, image, device=device, overlap=0.25, bytes_per_voxel=entry["input"].get("bytes_per_voxel", 4096),
+        multiple=entry["input"].get("multiple", 8), progress=progress.sub(0.05, 0.9),
+    )
+    probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy()
+    grid = working if on_working_grid else volume.grid
+    if grid != working:
+        progress.update(0.92, "bringing probabilities back to the input grid")
+        probabilities = np.stack([resample_to_grid(p, working, grid, "linear") for p in probabilities])
+    labels_array = probabilities.argmax(axis=0).astype(np.uint8)
+    names = {int(k): v for k, v in entry["labels"]["names"].items()}
+    colours = {int(k): tuple(v) for k, v in entry["labels"]["colours"].items()}
+    labels = Volume(labels_array, grid, volume.modality, {"segmentation": f"{entry['name']} {entry['version']}", "kind": "labels"})
+    result = Segmentation(labels, names, colours, label_volumes_ml(labels, names), entry, report)
+    if instances_of:
+        result.instances, result.instance_table = connected_instances(labels, instances_of)
+    progress.update(1.0, "segmented")
+    return result
+
+
+def _normalise(image: np.ndarray) -> np.ndarray:
+    low, high = np.percentile(image, (0.5, 99.5))
+    if high <= low:
+        raise MedSRError("the input volume is constant: nothing to segment")
+    return ((image - low) / (high - low)).astype(np.float32)
+
+
+def label_volumes_ml(labels: Volume, names: Dict[int, str]) -> Dict[str, float]:
+    voxel_ml = float(np.prod(labels.grid.spacing)) / 1000.0
+    counts = np.bincount(labels.array.ravel(), minlength=max(names) + 1)
+    return {names[k]: float(counts[k] * voxel_ml) for k in sorted(names) if k != 0}
+
+
+def connected_instances(labels: Volume, of: Sequence[int]):
+    """Connected components (26-connected) of the chosen labels, numbered 1..N by decreasing size."""
+    known = set(np.unique(labels.array).tolist())
+    for label in of:
+        if label not in known and label <= 0:
+            raise MedSRError(f"label {label} cannot have instances; choose among {sorted(known - {0})}")
+    instances = np.zeros(labels.grid.size, np.uint32)
+    table = []
+    voxel_ml = float(np.prod(labels.grid.spacing)) / 1000.0
+    for label in of:
+        mask = sitk_from_volume(labels, (labels.array == label).astype(np.uint8))
+        components = sitk.RelabelComponent(sitk.ConnectedComponent(mask, True), sortByObjectSize=True)
+        array = sitk.GetArrayFromImage(components).T
+        count = int(array.max())
+        offset = len(table)
+        instances[array > 0] = array[array > 0] + offset
+        sizes = np.bincount(array.ravel(), minlength=count + 1)
+        table += [{"instance": offset + n, "label": int(label), "voxels": int(sizes[n]), "ml": float(sizes[n] * voxel_ml)} for n in range(1, count + 1)]
+    return labels.with_array(instances), table
+
+
+def colour_table_text(names: Dict[int, str], colours: Dict[int, tuple]) -> str:
+    """A 3D Slicer colour table (.ctbl): ``index name R G B A`` per line."""
+    lines = ["# Color table file written by MedSR", f"# {len(names)} values"]
+    for index in sorted(names):
+        r, g, b = colours.get(index, (128, 128, 128))
+        alpha = 0 if index == 0 else 255
+        lines.append(f"{index} {names[index].replace(' ', '_')} {r} {g} {b} {alpha}")
+    return "\n".join(lines) + "\n"

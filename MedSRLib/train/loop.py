@@ -1,0 +1,73 @@
+"""Pieces every training loop shares: resumable checkpoints (safetensors + JSON, no pickle) and logging."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Dict
+
+import torch
+
+from ..io.writing import write_text_atomic
+
+
+def save_checkpoint(folder: Path, network: torch.nn.Module, optimizer: torch.optim.Optimizer, state: Dict) -> None:
+    """Weights and optimiser moments as safetensors, counters and history as JSON; written then renamed."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    for index, (key, value) in enumerate(_optimizer_tensors(optimizer)):
+        tensors[f"optim.{index}.{key}"] = value
+    save_file(tensors, str(folder / "checkpoint.safetensors.tmp"))
+    (folder / "checkpoint.safetensors.tmp").replace(folder / "checkpoint.safetensors")
+    write_text_atomic(folder / "checkpoint.json", json.dumps(state, indent=1))
+
+
+def _optimizer_tensors(optimizer):
+    for group_state in optimizer.state.values():
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in group_state:
+                yield key, group_state[key].detach().cpu().contiguous()
+
+
+def load_checkpoint(folder: Path, network: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Dict:
+    """Restore a checkpoint written by :func:`save_checkpoint`; returns its state (step, history, ...)."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(folder / "checkpoint.safetensors"))
+    network.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    state = json.loads((folder / "checkpoint.json").read_text())
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, param in enumerate(params):
+        avg, avg_sq = tensors.get(f"optim.{2 * index}.exp_avg"), tensors.get(f"optim.{2 * index + 1}.exp_avg_sq")
+        if avg is not None and avg_sq is not None:
+            optimizer.state[param] = {"step": torch.tensor(float(state["step"])), "exp_avg": avg, "exp_avg_sq": avg_sq}
+    return state
+
+
+class Clock:
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def prepare_run(architecture: Dict, learning_rate: float, steps: int, output: Path, resume: bool, device, seed: int):
+    """Network, Adam, cosine schedule and state, restored from ``output`` when resuming."""
+    import numpy as np
+
+    from ..models import build_network
+
+    torch.manual_seed(seed)
+    network = build_network(architecture).to(device)
+    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
+    state = {"step": 0, "history": [], "seconds": 0.0, "seed": seed}
+    if resume and (output / "checkpoint.json").exists():
+        state = load_checkpoint(output, network, optimizer)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + np.cos(np.pi * min(s / steps, 1.0))))
+    for _ in range(state["step"]):
+        schedule.step()
+    return network, optimizer, schedule, state

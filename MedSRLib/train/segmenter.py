@@ -1,0 +1,119 @@
+"""Train the brain-tissue segmenter (MONAI UNet) on randomised contrasts of the MNI tissue maps."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from ..inference import predict, resolve_device
+from ..progress import SILENT, Progress
+from .loop import Clock, prepare_run, save_checkpoint
+from .synth import SyntheticContrast, normalise
+from .tissue import HELD_OUT_K_START, LABEL_NAMES, TRAIN_K_END, load_tissue_data, training_window
+
+ARCHITECTURE = {
+    "name": "monai.UNet",
+    "arguments": {
+        "spatial_dims": 3,
+        "in_channels": 1,
+        "out_channels": 4,
+        "channels": [16, 32, 64, 128],
+        "strides": [2, 2, 2],
+        "num_res_units": 2,
+        "norm": "batch",
+    },
+}
+PATCH = 64
+
+
+def sample_batch(data, synth: SyntheticContrast, rng: np.random.Generator, batch: int):
+    """Random patches lying wholly in the training part (k < TRAIN_K_END) of the brain's bounding box."""
+    images, labels = [], []
+    for _ in range(batch):
+        window = training_window(data.labels, PATCH, rng)
+        probs = data.probabilities[(slice(None),) + window]
+        image, label = synth(probs, data.t1.array[window], rng)
+        flips = [a for a in range(3) if rng.random() < 0.5]
+        if flips:
+            image, label = np.flip(image, flips), np.flip(label, flips)
+        images.append(np.ascontiguousarray(image))
+        labels.append(np.ascontiguousarray(label))
+    return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None])
+
+
+def held_out_dice(network, data, image: Optional[np.ndarray] = None, device: str = "cpu") -> Dict[str, float]:
+    """Dice per tissue on the held-out superior part (k >= HELD_OUT_K_START) of the real T1."""
+    k0 = TRAIN_K_END  # context from just below the held-out part; its labels are never used
+    t1 = data.t1.as_float32()[:, :, k0:] if image is None else image[:, :, k0:]
+    logits, _ = predict(network, normalise(t1), device=device, patch_size=(96, 96, 64), overlap=0.25, multiple=8)
+    prediction = logits.argmax(axis=0)[:, :, HELD_OUT_K_START - k0 :]
+    truth = data.labels[:, :, HELD_OUT_K_START:]
+    dice = {}
+    for label in (1, 2, 3):
+        a, b = truth == label, prediction == label
+        dice[LABEL_NAMES[label]] = float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
+    dice["mean"] = float(np.mean(list(dice.values())))
+    return dice
+
+
+def train_segmenter(
+    output: Path,
+    steps: int = 2000,
+    batch: int = 2,
+    learning_rate: float = 2e-3,
+    seed: int = 0,
+    device: str = "auto",
+    validate_every: int = 250,
+    resume: bool = False,
+    progress: Progress = SILENT,
+    log=print,
+) -> Dict:
+    """Train, validating on the held-out part; returns the final state with its history."""
+    from monai.losses import DiceCELoss
+
+    target = resolve_device(device)
+    data = load_tissue_data()
+    network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, output, resume, target, seed)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    rng = np.random.default_rng(seed + state["step"])
+    synth = SyntheticContrast()
+    clock = Clock()
+    running = []
+    while state["step"] < steps:
+        network.train()
+        images, labels = sample_batch(data, synth, rng, batch)
+        loss = loss_fn(network(images.to(target)), labels.to(target))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        state["step"] += 1
+        running.append(float(loss.detach()))
+        progress.update(state["step"] / steps, f"step {state['step']}/{steps} loss {np.mean(running[-50:]):.3f}")
+        if state["step"] % validate_every == 0 or state["step"] == steps:
+            dice = held_out_dice(network, data, device=str(target))
+            entry = {"step": state["step"], "loss": float(np.mean(running)), "held_out_dice": dice}
+            state["history"].append(entry)
+            running = []
+            state["seconds"] += clock.seconds()
+            clock = Clock()
+            log(json.dumps(entry))
+            save_checkpoint(output, network, optimizer, state)
+    state["device"] = _device_name(target)
+    state["command"] = " ".join(["medsr"] + sys.argv[1:]) if sys.argv and "medsr" in sys.argv[0] else "train_segmenter()"
+    state["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    save_checkpoint(output, network, optimizer, state)
+    return {"state": state, "network": network}
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"

@@ -1,0 +1,99 @@
+"""Domain randomisation: random tissue contrasts, bias fields, blur, thick slices, noise and small rotations.
+
+One label map gives T1-, T2- and PD-like images: each class gets a random mean
+intensity and texture, mixed by the soft probability maps (so partial volume is
+kept), then acquisition effects are simulated. Labels are the argmax of the
+(possibly rotated) probabilities, so image and labels always agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..geometry import lanczos_weights, profile_weights
+from ..simulate import add_noise
+
+
+def _axis_operator(n: int, factor: float) -> np.ndarray:
+    """n x n matrix: thick slices of ``factor`` voxels (Gaussian profile), interpolated back by windowed sinc."""
+    m = max(1, int(round(n / factor)))
+    down = profile_weights(n, m, "gaussian", 1.0)
+    up = lanczos_weights(m, n, lobes=3)
+    up /= up.sum(axis=1, keepdims=True)
+    return (up @ down).astype(np.float32)
+
+
+def _apply(array: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
+    return np.moveaxis(np.moveaxis(array, axis, -1) @ matrix.T, -1, axis)
+
+
+def _bias_field(shape, rng: np.random.Generator, strength: float) -> np.ndarray:
+    axes = [np.linspace(-1, 1, n, dtype=np.float32) for n in shape]
+    i, j, k = np.meshgrid(*axes, indexing="ij")
+    terms = [i, j, k, i * j, j * k, i * k, i * i, j * j, k * k]
+    log_field = sum(rng.normal(0, strength) * t for t in terms)
+    return np.exp(log_field).astype(np.float32)
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """Map the 0.5 and 99.5 percentiles to 0 and 1 (what inference does to a whole volume)."""
+    low, high = np.percentile(image, (0.5, 99.5))
+    return ((image - low) / max(high - low, 1e-6)).astype(np.float32)
+
+
+class SyntheticContrast:
+    """Callable making one (image, labels) training pair from probability and T1 patches."""
+
+    def __init__(self, real_fraction: float = 0.4, rotate_degrees: float = 12.0, t1_reference: float = 228.0):
+        self.real_fraction = real_fraction
+        self.t1_reference = t1_reference  # the MNI T1's 99.5th percentile
+        self.rotate = np.deg2rad(rotate_degrees)
+
+    def __call__(self, probabilities: np.ndarray, t1: np.ndarray, rng: np.random.Generator):
+        probabilities = self._rotate(probabilities, rng)
+        labels = probabilities.argmax(axis=0).astype(np.int64)
+        # intensities are scaled as inference scales a whole volume (its 99.5th percentile ~ the brightest
+        # tissue -> 1), never by the patch's own statistics, so patches and volumes look alike to the network
+        if rng.random() < self.real_fraction:
+            image = t1.astype(np.float32) / self.t1_reference
+            image = self._rotate(image[None], rng, same_as_last=True)[0]
+        else:
+            means = rng.uniform(0.0, 1.0, 4).astype(np.float32)
+            means[0] = rng.uniform(0.0, 0.1)
+            means[1:] /= max(float(means[1:].max()), 1e-3)
+            texture = rng.uniform(0.0, 0.06, 4).astype(np.float32)
+            image = np.einsum("c...,c->...", probabilities, means)
+            image += np.einsum("c...,c->...", probabilities, texture) * rng.normal(size=image.shape).astype(np.float32)
+        image = np.clip(image, 0, None)
+        if rng.random() < 0.4:
+            image = image ** np.exp(rng.normal(0, 0.3))
+        if rng.random() < 0.7:
+            image = image * _bias_field(image.shape, rng, 0.15)
+        if rng.random() < 0.6:
+            axis = int(rng.integers(3))
+            image = _apply(image, _axis_operator(image.shape[axis], rng.uniform(1.5, 6.0)), axis)
+        if rng.random() < 0.7:
+            image = add_noise(np.clip(image, 0, None), "rician", float(rng.uniform(0.0, 0.08)), rng)
+        image = image * rng.uniform(0.9, 1.1) + rng.uniform(-0.03, 0.03)
+        return image.astype(np.float32), labels
+
+    def _rotate(self, array: np.ndarray, rng: np.random.Generator, same_as_last: bool = False) -> np.ndarray:
+        """Small random rotation about the patch centre (bilinear), for probabilities or an image."""
+        if not same_as_last:
+            angles = rng.uniform(-self.rotate, self.rotate, 3)
+            self._last = _rotation_grid(array.shape[1:], angles)
+        tensor = torch.from_numpy(np.ascontiguousarray(array))[None]
+        out = torch.nn.functional.grid_sample(tensor, self._last, mode="bilinear", padding_mode="border", align_corners=True)
+        return out[0].numpy()
+
+
+def _rotation_grid(shape, angles) -> torch.Tensor:
+    cx, cy, cz = np.cos(angles)
+    sx, sy, sz = np.sin(angles)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    theta = np.zeros((1, 3, 4), np.float32)
+    theta[0, :, :3] = rz @ ry @ rx
+    return torch.nn.functional.affine_grid(torch.from_numpy(theta), (1, 1) + tuple(shape), align_corners=True)
