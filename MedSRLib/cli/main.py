@@ -87,8 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", help="comma-separated subset of the super-resolution methods")
     _add_common_output(p)
 
-    p = sub.add_parser("bench", help="every method over isotropic x2/x4 and thick-slice x4/x6; JSON + Markdown")
-    p.add_argument("output", help="folder for bench.json and bench.md")
+    p = sub.add_parser("bench", help="benchmarks with JSON + Markdown reports: sr (every method over isotropic x2/x4 and "
+                       "thick-slice x4/x6), enhance (denoisers at 3/5/9 %% Rician noise), segment (Dice and speed)")
+    p.add_argument("output", help="folder for the report (bench.*, enhance.* or segment.*)")
+    p.add_argument("--task", choices=["sr", "enhance", "segment"], default="sr")
+    p.add_argument("--device", default="cpu", help="device for learned methods (default cpu)")
     p.add_argument("--input", help="a volume to use instead of the bundled MNI ICBM152 T1")
     p.add_argument("--methods", help="comma-separated subset of the super-resolution methods")
     _add_common_output(p)
@@ -104,11 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_output(p)
 
     p = sub.add_parser("train", help="train a model on the bundled real data (writes a checkpoint folder; resumable)")
-    p.add_argument("task", choices=["segment"])
+    p.add_argument("task", choices=["segment", "denoise"], help="segment: the brain-tissue U-Net; denoise: the denoising autoencoder (ae)")
     p.add_argument("output", help="folder for checkpoints and the trained weights")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's initial rate (cosine decay to 0)")
     p.add_argument("--validate-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
@@ -235,12 +238,25 @@ def cmd_demo(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from ..evaluation.bench import run_bench
     from .console import progress_bar
 
-    with progress_bar("bench", not args.quiet) as progress:
-        run_bench(Path(args.output), args.input, _method_list(args.methods, "sr"), args.overwrite, progress)
-    print(Path(args.output, "bench.md").read_text())
+    with progress_bar(f"bench {args.task}", not args.quiet) as progress:
+        if args.task == "sr":
+            from ..evaluation.bench import run_bench
+
+            run_bench(Path(args.output), args.input, _method_list(args.methods, "sr"), args.overwrite, progress)
+            report = "bench.md"
+        elif args.task == "enhance":
+            from ..evaluation.bench_enhance import run_enhance_bench
+
+            run_enhance_bench(Path(args.output), args.input, _method_list(args.methods, "enhance"), args.overwrite, progress)
+            report = "enhance.md"
+        else:
+            from ..evaluation.bench_segment import run_segment_bench
+
+            run_segment_bench(Path(args.output), device=args.device, overwrite=args.overwrite, progress=progress)
+            report = "segment.md"
+    print(Path(args.output, report).read_text())
     return 0
 
 
@@ -284,12 +300,15 @@ def _stem(path: Path) -> str:
 
 
 def cmd_train(args) -> int:
-    from ..train.segmenter import train_segmenter
     from .console import progress_bar
 
+    if args.task == "segment":
+        from ..train.segmenter import train_segmenter as train
+    else:
+        from ..train.denoiser import train_denoiser as train
     with progress_bar(f"train {args.task}", not args.quiet) as progress:
-        result = train_segmenter(Path(args.output), args.steps, args.batch, args.learning_rate, args.seed, args.device,
-                                 args.validate_every, args.resume, progress)
+        result = train(Path(args.output), args.steps, args.batch, args.learning_rate, args.seed, args.device,
+                       args.validate_every, args.resume, progress)
     last = result["state"]["history"][-1] if result["state"]["history"] else {}
     print(f"trained {result['state']['step']} steps in {result['state']['seconds']:.0f} s; last validation {json.dumps(last)}")
     return 0

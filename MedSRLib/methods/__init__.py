@@ -1,7 +1,7 @@
 """Every method MedSR offers, registered by task; importing this package registers them all."""
 
 from . import classical_enhance, denoise, interpolation  # noqa: F401  (registration on import)
-from .classical_enhance import enhance
+from .steps import enhance
 from .registry import Method, get, methods, register
 
 

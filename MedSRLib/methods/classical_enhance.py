@@ -119,20 +119,3 @@ for _name, _fn, _options in [
     ("histogram", histogram_equalization, {"alpha": "0.3", "beta": "0.3", "radius": "2 voxels"}),
 ]:
     register(Method(name=_name, task="enhance", run=_fn, summary=(_fn.__doc__ or "").strip().splitlines()[0], options=_options))
-
-
-def enhance(volume: Volume, steps, progress: Progress, **options) -> Volume:
-    """Run enhancement steps in order (e.g. ``["n4", "curvature-flow"]``), each on the previous result."""
-    from .registry import get
-
-    check_finite(volume)
-    if not steps:
-        raise MedSRError("give at least one enhancement step")
-    methods = [get("enhance", step) for step in steps]
-    for index, method in enumerate(methods):
-        part = progress.sub(index / len(methods), (index + 1) / len(methods))
-        volume = method.run(volume, part, **options.get(method.name, {}))
-    return volume
-
-
-

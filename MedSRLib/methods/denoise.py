@@ -23,12 +23,9 @@ from .noise import estimate_noise_sigma, rician_unbias
 from .registry import Method, register
 
 NOISE2SELF_ARCHITECTURE = {
-    "name": "monai.UNet",
-    "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [16, 32, 64], "strides": [2, 2], "num_res_units": 1},
+    "name": "medsr.NeighbourResidualUNet",
+    "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [16, 32, 64], "strides": [2, 2], "num_res_units": 1, "norm": "batch"},
 }
-_NEIGHBOURS = torch.zeros(1, 1, 3, 3, 3)
-for _d in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2)):
-    _NEIGHBOURS[(0, 0) + _d] = 1.0 / 6.0
 
 
 def _scale_of(volume: Volume) -> tuple:
@@ -80,7 +77,6 @@ def noise2self(
     network = build_network(NOISE2SELF_ARCHITECTURE).to(target)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    neighbours = _NEIGHBOURS.to(target)
     fit = progress.sub(0.0, 0.85)
     for step in range(steps):
         patches = []
@@ -89,7 +85,7 @@ def noise2self(
             patches.append(data[start[0] : start[0] + size[0], start[1] : start[1] + size[1], start[2] : start[2] + size[2]])
         noisy = torch.stack(patches)[:, None].to(target)
         mask = (torch.rand(noisy.shape, device=target) < mask_fraction).float()
-        interpolated = torch.nn.functional.conv3d(torch.nn.functional.pad(noisy, (1,) * 6, mode="replicate"), neighbours)
+        interpolated = torch.nn.functional.conv3d(torch.nn.functional.pad(noisy, (1,) * 6, mode="replicate"), network.neighbours)
         blind = noisy * (1 - mask) + interpolated * mask
         loss = (((network(blind) - noisy) ** 2) * mask).sum() / mask.sum().clamp(min=1)
         optimizer.zero_grad()

@@ -24,12 +24,36 @@ class ResidualUNet(torch.nn.Module):
     def __init__(self, **kwargs):
         super().__init__()
         self.unet = _unet(**kwargs)
+        # the correction starts at zero (ReZero), so training starts from the identity, not a random offset
+        self.gain = torch.nn.Parameter(torch.zeros(1))
 
     def forward(self, x):
-        return x + self.unet(x)
+        return x + self.gain * self.unet(x)
 
 
-ARCHITECTURES = {"monai.UNet": _unet, "medsr.ResidualUNet": ResidualUNet}
+class NeighbourResidualUNet(torch.nn.Module):
+    """A MONAI UNet that corrects the mean of each voxel's 6 face neighbours (the voxel itself left out).
+
+    For blind-spot (Noise2Self) training: the skip path never carries a voxel's
+    own noisy value, so the network starts from a sensible denoiser and cannot
+    learn the identity through it.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.unet = _unet(**kwargs)
+        kernel = torch.zeros(1, 1, 3, 3, 3)
+        for index in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2)):
+            kernel[(0, 0) + index] = 1.0 / 6.0
+        self.register_buffer("neighbours", kernel, persistent=False)
+        self.gain = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        mean = torch.nn.functional.conv3d(torch.nn.functional.pad(x, (1,) * 6, mode="replicate"), self.neighbours)
+        return mean + self.gain * self.unet(x)
+
+
+ARCHITECTURES = {"monai.UNet": _unet, "medsr.ResidualUNet": ResidualUNet, "medsr.NeighbourResidualUNet": NeighbourResidualUNet}
 
 
 def build_network(architecture: Dict) -> torch.nn.Module:

@@ -21,7 +21,7 @@ from .tissue import HELD_OUT_K_START, TRAIN_K_END, load_tissue_data, training_wi
 
 ARCHITECTURE = {
     "name": "medsr.ResidualUNet",
-    "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [16, 32, 64, 128], "strides": [2, 2, 2], "num_res_units": 2},
+    "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [16, 32, 64, 128], "strides": [2, 2, 2], "num_res_units": 2, "norm": "batch"},
 }
 NOISE_RANGE = (0.01, 0.12)
 VALIDATION_LEVELS = (0.03, 0.05, 0.09)

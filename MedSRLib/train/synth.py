@@ -36,6 +36,22 @@ def _bias_field(shape, rng: np.random.Generator, strength: float) -> np.ndarray:
     return np.exp(log_field).astype(np.float32)
 
 
+def _tissue_means(rng: np.random.Generator) -> np.ndarray:
+    """Background, CSF, GM, WM intensities: T1-like, T2/PD-like or any order, tissues at least 0.12 apart.
+
+    Kept apart so that every class stays visible: a CPU-sized training budget
+    cannot afford SynthSeg's fully random (often indistinguishable) contrasts.
+    """
+    while True:
+        levels = np.sort(rng.uniform(0.05, 1.0, 3))
+        if np.min(np.diff(levels)) >= 0.12:
+            break
+    family = rng.choice(3, p=[0.4, 0.4, 0.2])
+    csf, gm, wm = levels if family == 0 else levels[::-1] if family == 1 else rng.permutation(levels)
+    means = np.array([rng.uniform(0.0, 0.1), csf, gm, wm], np.float32)
+    return means / means[1:].max()
+
+
 def normalise(image: np.ndarray) -> np.ndarray:
     """Map the 0.5 and 99.5 percentiles to 0 and 1 (what inference does to a whole volume)."""
     low, high = np.percentile(image, (0.5, 99.5))
@@ -45,7 +61,7 @@ def normalise(image: np.ndarray) -> np.ndarray:
 class SyntheticContrast:
     """Callable making one (image, labels) training pair from probability and T1 patches."""
 
-    def __init__(self, real_fraction: float = 0.4, rotate_degrees: float = 12.0, t1_reference: float = 228.0):
+    def __init__(self, real_fraction: float = 0.6, rotate_degrees: float = 12.0, t1_reference: float = 228.0):
         self.real_fraction = real_fraction
         self.t1_reference = t1_reference  # the MNI T1's 99.5th percentile
         self.rotate = np.deg2rad(rotate_degrees)
@@ -59,9 +75,7 @@ class SyntheticContrast:
             image = t1.astype(np.float32) / self.t1_reference
             image = self._rotate(image[None], rng, same_as_last=True)[0]
         else:
-            means = rng.uniform(0.0, 1.0, 4).astype(np.float32)
-            means[0] = rng.uniform(0.0, 0.1)
-            means[1:] /= max(float(means[1:].max()), 1e-3)
+            means = _tissue_means(rng)
             texture = rng.uniform(0.0, 0.06, 4).astype(np.float32)
             image = np.einsum("c...,c->...", probabilities, means)
             image += np.einsum("c...,c->...", probabilities, texture) * rng.normal(size=image.shape).astype(np.float32)
