@@ -53,7 +53,9 @@ def choose_patch(shape: Sequence[int], device: torch.device, bytes_per_voxel: fl
         limit = CPU_MAX_PATCH  # bigger CPU patches do not run faster, they only use more memory
     side = int((0.5 * free / bytes_per_voxel) ** (1 / 3)) // multiple * multiple
     side = max(MIN_PATCH, min(side, limit))
-    return tuple(min(side, _round_up(n, multiple)) for n in shape)
+    # never larger than the volume (rounded down to the network's multiple): padding a patch with zeros
+    # shows the network an edge that is not there
+    return tuple(min(side, n // multiple * multiple) if n >= multiple else _round_up(n, multiple) for n in shape)
 
 
 def _round_up(n: int, multiple: int) -> int:

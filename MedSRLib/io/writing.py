@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -133,6 +134,12 @@ def _write_dicom_series(volume: Volume, folder: Path) -> None:
             raise MedSRError(f"cannot write DICOM slice {k}: {str(error).strip().splitlines()[-1]}") from None
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def write_text_atomic(path, text: str) -> Path:
     """Write a small text file through a temporary file and a rename, so readers never see half of it."""
     path = Path(path)
@@ -140,6 +147,7 @@ def write_text_atomic(path, text: str) -> Path:
     try:
         with open(handle, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         Path(temporary).replace(path)
     finally:
         Path(temporary).unlink(missing_ok=True)

@@ -1,0 +1,130 @@
+"""The shipped brain-tissue model on real crops: grids, label volumes, Dice floors, instances, bad inputs."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from MedSRLib import MedSRError, Progress
+from MedSRLib.cli.main import main
+from MedSRLib.io import read_volume, write_volume
+from MedSRLib.methods.segmentation import connected_instances, segment
+from MedSRLib.models import load_model
+from MedSRLib.models.catalog import models_folder
+from MedSRLib.simulate import Acquisition, degrade
+from MedSRLib.train.tissue import HELD_OUT_K_START, load_tissue_data
+
+from conftest import crop, oblique
+
+# Dice floors on the held-out crop below: brain-tissue 0.1.0 measured CSF 0.634, GM 0.846, WM 0.817 there
+DICE_FLOOR_1MM = {1: 0.58, 2: 0.80, 3: 0.77}
+
+
+@pytest.fixture(scope="module")
+def tissues():
+    return load_tissue_data()
+
+
+@pytest.fixture(scope="module")
+def held_out(tissues):
+    """A 96x112x56 crop of the real T1 from the held-out superior part (k >= 120), with its reference labels."""
+    lo, hi = (50, 60, HELD_OUT_K_START), (146, 172, HELD_OUT_K_START + 56)
+    image = crop(tissues.t1, lo, hi)
+    labels = tissues.labels[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    return image, labels
+
+
+@pytest.fixture(scope="module")
+def segmented(held_out):
+    return segment(held_out[0], device="cpu")
+
+
+def dice(a, b, label):
+    return 2 * ((a == label) & (b == label)).sum() / ((a == label).sum() + (b == label).sum())
+
+
+def test_labels_lie_on_the_input_grid(held_out, segmented):
+    assert segmented.labels.grid == held_out[0].grid
+    assert segmented.labels.array.dtype == np.uint8
+    assert set(np.unique(segmented.labels.array)) <= {0, 1, 2, 3}
+    assert segmented.names == {0: "background", 1: "cerebrospinal fluid", 2: "grey matter", 3: "white matter"}
+
+
+def test_dice_on_held_out_real_anatomy_is_above_the_floor(held_out, segmented):
+    for label, floor in DICE_FLOOR_1MM.items():
+        assert dice(held_out[1], segmented.labels.array, label) > floor, label
+
+
+def test_label_volumes_add_up(held_out, segmented):
+    voxel_ml = np.prod(held_out[0].grid.spacing) / 1000
+    counts = np.bincount(segmented.labels.array.ravel(), minlength=4)
+    assert list(segmented.volumes_ml.values()) == pytest.approx(list(counts[1:] * voxel_ml))
+    assert sum(segmented.volumes_ml.values()) + counts[0] * voxel_ml == pytest.approx(held_out[0].grid.num_voxels * voxel_ml)
+
+
+def test_oblique_thick_slice_input_gives_labels_on_its_grid_or_the_1mm_grid(held_out):
+    volume = oblique(held_out[0], spacing=(1.0, 1.0, 1.0))
+    thick = degrade(volume, Acquisition((1, 1, 4), "gaussian"))
+    on_input = segment(thick, device="cpu")
+    assert on_input.labels.grid == thick.grid
+    on_sr = segment(thick, on_working_grid=True, device="cpu")
+    assert on_sr.labels.grid == thick.grid.with_spacing((1, 1, 1))
+    assert on_sr.labels.grid.matches(volume.grid, atol_mm=1e-9)
+    assert dice(held_out[1], on_sr.labels.array, 3) > 0.7
+
+
+def test_instances_number_connected_components(segmented):
+    instances, table = connected_instances(segmented.labels, [1])
+    assert instances.array.max() == len(table) >= 1
+    assert [row["voxels"] for row in table] == sorted((row["voxels"] for row in table), reverse=True)
+    assert sum(row["voxels"] for row in table) == int((segmented.labels.array == 1).sum())
+
+
+def test_label_map_given_as_image_is_refused(held_out):
+    labels = held_out[0].with_array(held_out[1])
+    with pytest.raises(MedSRError, match="label map"):
+        segment(labels, device="cpu")
+
+
+def test_ct_is_refused(held_out):
+    ct = held_out[0].__class__(held_out[0].as_float32() * 4 - 1000, held_out[0].grid, "CT")
+    with pytest.raises(MedSRError, match="CT"):
+        segment(ct, device="cpu")
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    folder = tmp_path / "Models"
+    shutil.copytree(models_folder(), folder)
+    network, entry = load_model("brain-tissue", folder)
+    weights = folder / entry["file"]
+    data = bytearray(weights.read_bytes())
+    data[-7] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(MedSRError, match="fail their checksum"):
+        load_model("brain-tissue", folder)
+
+
+def test_segment_command_writes_labels_colours_and_volumes(tmp_path, capsys, held_out):
+    source = tmp_path / "t1.nrrd"
+    write_volume(held_out[0], source)
+    out = tmp_path / "labels.nrrd"
+    assert main(["segment", str(source), str(out), "--instances", "1", "--device", "cpu", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "grey matter" in printed and "mL" in printed
+    assert read_volume(out).grid == held_out[0].grid
+    table = (tmp_path / "labels.ctbl").read_text().splitlines()
+    assert "3 white_matter" in table[-1]
+    summary = json.loads((tmp_path / "labels.volumes.json").read_text())
+    assert set(summary["volumes_ml"]) == {"cerebrospinal fluid", "grey matter", "white matter"}
+    assert (tmp_path / "labels.instances.nrrd").exists() and summary["instances"]
+
+
+def test_segment_command_refuses_a_4d_file(tmp_path, capsys):
+    nibabel = pytest.importorskip("nibabel")
+    from pathlib import Path
+
+    four_d = Path(nibabel.__file__).parent / "tests" / "data" / "example4d.nii.gz"
+    assert main(["segment", str(four_d), str(tmp_path / "o.nrrd")]) == 2
+    assert "4-D" in capsys.readouterr().err
+    assert not (tmp_path / "o.nrrd").exists()
