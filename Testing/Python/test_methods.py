@@ -113,3 +113,28 @@ def test_n4_refuses_ct(t1_crop):
 def test_enhancement_can_be_cancelled(t1_crop):
     with pytest.raises(Cancelled):
         enhance(t1_crop, ["curvature-diffusion"], Progress(cancel=lambda: True))
+
+
+@pytest.mark.parametrize("sampling, factors", [("gaussian", (1, 1, 4)), ("box", (2, 2, 2))])
+def test_data_consistency_reproduces_the_input_and_improves_the_sample(t1, sampling, factors):
+    from MedSRLib.methods.consistency import project
+
+    low = degrade(t1, Acquisition(factors, sampling))
+    restored = get("sr", "bspline").run(low, t1.grid, Progress())
+    consistent = project(restored, low, sampling)
+    again = degrade(consistent, Acquisition(factors, sampling))
+    np.testing.assert_allclose(again.array, low.array, atol=1e-3)
+    assert consistent.grid == t1.grid
+    assert float(consistent.metadata["consistency_residual_after"]) < 1e-4 < float(consistent.metadata["consistency_residual_before"])
+    # measured on this sample: +1.29 dB (gaussian x1x1x4) and +1.12 dB (box x2x2x2) over plain B-spline
+    assert evaluate(t1, consistent)["whole"]["psnr"] > evaluate(t1, restored)["whole"]["psnr"] + 1.0
+
+
+def test_data_consistency_needs_the_contract_grid(t1_crop):
+    from MedSRLib.methods.consistency import project
+
+    low = degrade(t1_crop, Acquisition((1, 1, 2)))
+    with pytest.raises(MedSRError, match="at least as fine"):
+        project(low, t1_crop, "box")
+    with pytest.raises(MedSRError, match="slice profile"):
+        project(t1_crop, low, "cubic")

@@ -1,0 +1,56 @@
+"""Data consistency: project a super-resolved volume so that re-acquiring it gives back the input exactly.
+
+The acquisition model is the simulator's: along each axis the input's voxels
+are slice-profile averages (``box`` or ``gaussian``) of the fine voxels, on
+grids of the same field of view. That operator is separable, A = W_i x W_j x W_k,
+so the orthogonal projection onto {x : A x = y} is x + A+(y - A x) with the
+pseudo-inverse applied axis by axis: exact, and cheap (a few matrix products).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import numpy as np
+
+from ..errors import MedSRError
+from ..geometry import apply_along_axis, profile_weights
+from ..geometry.resample import _shares_field_of_view
+from ..volume import Volume
+
+PROFILES = ("box", "gaussian")
+
+
+def _operators(fine: Volume, coarse: Volume, profile: str) -> List[Optional[np.ndarray]]:
+    if profile not in PROFILES:
+        raise MedSRError(f"data consistency needs the slice profile, box or gaussian; got {profile!r}")
+    if not _shares_field_of_view(coarse.grid, fine.grid):
+        raise MedSRError("data consistency needs the output on the input's field of view (the resampling contract grid)")
+    operators = []
+    for n_fine, n_coarse in zip(fine.grid.size, coarse.grid.size):
+        if n_coarse > n_fine:
+            raise MedSRError("data consistency needs an output at least as fine as the input along every axis")
+        operators.append(None if n_coarse == n_fine else profile_weights(n_fine, n_coarse, profile, 1.0))
+    return operators
+
+
+def _apply(array: np.ndarray, matrices) -> np.ndarray:
+    for axis, matrix in enumerate(matrices):
+        if matrix is not None:
+            array = apply_along_axis(array, matrix, axis)
+    return array
+
+
+def project(result: Volume, observed: Volume, profile: str = "box") -> Volume:
+    """``result`` made consistent with ``observed``; metadata records the RMS residual before and after."""
+    operators = _operators(result, observed, profile)
+    measured = observed.as_float32()
+    residual = measured - _apply(result.as_float32(), operators)
+    corrected = result.as_float32() + _apply(residual, [None if w is None else np.linalg.pinv(w) for w in operators])
+    after = measured - _apply(corrected, operators)
+    return result.with_array(
+        corrected.astype(np.float32),
+        data_consistency=profile,
+        consistency_residual_before=f"{float(np.sqrt(np.mean(residual ** 2))):.6g}",
+        consistency_residual_after=f"{float(np.sqrt(np.mean(after ** 2))):.6g}",
+    )
