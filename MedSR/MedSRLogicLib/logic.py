@@ -441,7 +441,8 @@ def _registry():
 def _info(method) -> MethodInfo:
     options = getattr(method, "options", {}) or {}
     return MethodInfo(name=method.name, task=method.task, summary=method.summary, family=getattr(method, "family", "classical"),
-                      supportsDataConsistency=bool(getattr(method, "data_consistency", False) or "data_consistency" in options),
+                      # `medsr sr --data-consistency` projects the output of any super-resolution method
+                      supportsDataConsistency=method.task == SUPER_RESOLUTION,
                       supportsUncertainty=bool(getattr(method, "uncertainty", False) or "uncertainty" in options))
 
 
@@ -450,7 +451,7 @@ def _capabilities(method: MethodInfo, request: Request) -> List[str]:
     if request.dataConsistency:
         if not method.supportsDataConsistency:
             raise ProcessingError(f"method {method.name!r} has no data-consistency option")
-        arguments.append("--data-consistency")
+        arguments += ["--data-consistency", "box"]  # contiguous slices: each voxel the mean of what it covers
     if request.uncertainty:
         if not method.supportsUncertainty:
             raise ProcessingError(f"method {method.name!r} gives no uncertainty map")

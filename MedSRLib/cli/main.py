@@ -180,8 +180,8 @@ def cmd_sr(args) -> int:
         from ..methods.consistency import project
 
         result = project(result, volume, args.data_consistency)
-        print(f"data consistency ({args.data_consistency} profile): RMS residual {result.metadata['consistency_residual_before']} "
-              f"-> {result.metadata['consistency_residual_after']}")
+        print(f"note: data consistency ({args.data_consistency} profile): RMS residual {result.metadata['consistency_residual_before']} "
+              f"-> {result.metadata['consistency_residual_after']}", file=sys.stderr)
     write_volume(result, args.output, args.overwrite, [args.input])
     print(f"{args.output}: {method.name}, {result.grid.size} voxels of {_mm(result.grid.spacing)} mm")
     return 0

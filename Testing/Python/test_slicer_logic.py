@@ -90,6 +90,14 @@ def test_oblique_volume_keeps_its_exact_geometry(logic, t1_oblique):
     assert_unchanged(t1_oblique, before)
 
 
+def test_data_consistency_is_applied_and_its_residual_reported(logic, t1_oblique):
+    result = logic.run(t1_oblique, Request(method="linear", scale=(1.0, 1.0, 3.0), dataConsistency=True))
+    _assert_on_grid(result.node, _expected(t1_oblique, scale=(1.0, 1.0, 3.0)))
+    note = next(note for note in result.notes if note.startswith("data consistency (box profile)"))
+    before, after = (float(v) for v in note.split("RMS residual ")[1].split(" -> "))
+    assert after < 1e-3 < before
+
+
 def test_spacing_that_does_not_tile_is_adjusted_and_said(logic, t1_oblique):
     result = logic.run(t1_oblique, Request(method="nearest", spacing=(0.7, 0.7, 0.7)))
     expected = _expected(t1_oblique, spacing=(0.7, 0.7, 0.7))
@@ -267,8 +275,6 @@ def test_bad_requests_are_refused_in_words(logic, logics, t1):
         logic.superResolve(t1, spacing=(0.0001, 1, 1))
     with pytest.raises(ProcessingError, match="unknown device"):
         logic.run(t1, Request(scale=(2, 2, 2), device="tpu"))
-    with pytest.raises(ProcessingError, match="no data-consistency option"):
-        logic.superResolve(t1, scale=2, dataConsistency=True)
     with pytest.raises(ProcessingError, match="must be a scalar volume"):
         logic.superResolve(logics.scene.AddNewNodeByClass("vtkMRMLLinearTransformNode"), scale=2)
 
