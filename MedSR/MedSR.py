@@ -24,7 +24,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from MedSRLogicLib import CHAIN, ENHANCEMENT, SUPER_RESOLUTION, ProcessingError, Request
+from MedSRLogicLib import CHAIN, ENHANCEMENT, SEGMENTATION, SUPER_RESOLUTION, ProcessingError, Request
 from MedSRLogicLib import MedSRLogic as ProcessingLogic
 
 #
@@ -56,11 +56,12 @@ class Task(enum.Enum):
     SUPER_RESOLUTION = SUPER_RESOLUTION
     ENHANCEMENT = ENHANCEMENT
     CHAIN = CHAIN
+    SEGMENTATION = SEGMENTATION
 
     @staticmethod
     def label(value) -> str:
         return {Task.SUPER_RESOLUTION: _("Super-resolution"), Task.ENHANCEMENT: _("Enhancement"),
-                Task.CHAIN: _("Enhancement, then super-resolution")}[value]
+                Task.CHAIN: _("Enhancement, then super-resolution"), Task.SEGMENTATION: _("Segmentation")}[value]
 
 
 class TargetMode(enum.Enum):
@@ -118,6 +119,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self._job = None
         self._methods = {}
+        self._methodsTask = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -186,8 +188,9 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         resampling = p.task in (Task.SUPER_RESOLUTION, Task.CHAIN)
         enhancing = p.task in (Task.ENHANCEMENT, Task.CHAIN)
+        choosing = resampling or p.task == Task.SEGMENTATION
         bySpacing = p.targetMode == TargetMode.SPACING
-        for widget, shown in ((self.ui.methodLabel, resampling), (self.ui.methodComboBox, resampling),
+        for widget, shown in ((self.ui.methodLabel, choosing), (self.ui.methodComboBox, choosing),
                               (self.ui.stepsLabel, enhancing), (self.ui.enhanceStepsLineEdit, enhancing),
                               (self.ui.targetLabel, resampling), (self.ui.targetModeComboBox, resampling),
                               (self.ui.spacingLabel, resampling and bySpacing), (self.ui.spacingWidget, resampling and bySpacing),
@@ -202,12 +205,14 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.applyButton.toolTip = _("Run the selected task") if p.inputVolume else _("Select an input volume")
 
     def _fillMethods(self) -> None:
-        """The super-resolution methods MedSRLib registers (their summary as tooltip); empty until it can be loaded."""
-        if self._methods:
+        """The methods MedSRLib registers for the task (their summary as tooltip); empty until it can be loaded."""
+        task = SEGMENTATION if self._parameterNode.task == Task.SEGMENTATION else SUPER_RESOLUTION
+        if self._methods and self._methodsTask == task:
             self._selectMethod()
             return
         try:
-            self._methods = {m.name: m for m in self.logic.methods(SUPER_RESOLUTION)}
+            self._methods = {m.name: m for m in self.logic.methods(task)}
+            self._methodsTask = task
         except ProcessingError as error:
             self.ui.methodComboBox.toolTip = _("Methods appear once the dependencies are installed (press Apply): {error}").format(error=error)
             return
@@ -217,6 +222,8 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.methodComboBox.addItem(method.name)
             self.ui.methodComboBox.setItemData(index, method.summary, qt.Qt.ToolTipRole)
         self.ui.methodComboBox.blockSignals(wasBlocked)
+        if self._methods and self._parameterNode.method not in self._methods:
+            self._parameterNode.method = next(iter(self._methods))  # the task changed: its first method
         self.ui.enhanceStepsLineEdit.toolTip = _("Comma-separated steps, run in order. Available: {steps}").format(
             steps="; ".join(f"{m.name} ({m.summary})" for m in self.logic.methods(ENHANCEMENT)))
         self._selectMethod()
@@ -259,7 +266,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         steps = tuple(step.strip() for step in p.enhanceSteps.split(",") if step.strip())
         spacing = (p.spacingI, p.spacingJ, p.spacingK) if resampling and p.targetMode == TargetMode.SPACING else None
         scale = (p.scale,) * 3 if resampling and p.targetMode == TargetMode.SCALE else None
-        return Request(task=p.task.value, method=p.method, steps=steps if p.task != Task.SUPER_RESOLUTION else (),
+        return Request(task=p.task.value, method=p.method, steps=steps if p.task in (Task.ENHANCEMENT, Task.CHAIN) else (),
                        spacing=spacing, scale=scale, device=p.device.value,
                        dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap)
 

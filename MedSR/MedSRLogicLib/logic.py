@@ -401,6 +401,9 @@ class MedSRLogic:
             except Exception:
                 nodes.removeNode(segmentation, scene)
                 raise
+            volumes = folder / "output.volumes.json"  # `medsr segment` writes the volume of every label beside it
+            if volumes.exists():
+                notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in json.loads(volumes.read_text())["volumes_ml"].items()]
             return Result(segmentation, notes=notes)
 
         return _Plan([step], finish)

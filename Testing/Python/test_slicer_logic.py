@@ -327,3 +327,15 @@ def slicer_array(node) -> np.ndarray:
     import slicer.util
 
     return slicer.util.arrayFromVolume(node)
+
+
+def test_real_segmentation_becomes_a_named_coloured_segmentation_node(logic, logics, t1, scratch):
+    """The shipped brain-tissue model through the real `medsr segment` child process."""
+    before, count = snapshot(t1), logics.scene.GetNumberOfNodes()
+    result = logic.run(t1, Request(task="segment", method="brain-tissue", device="cpu"))
+    names = [name for name, _, _ in segmentLabels(result.node)]
+    assert names == ["cerebrospinal fluid", "grey matter", "white matter"]
+    assert any(note.startswith("grey matter: ") and note.endswith(" mL") for note in result.notes)
+    assert_unchanged(t1, before)
+    assert logics.scene.GetNumberOfNodes() > count
+    assert list(scratch.iterdir()) == []
