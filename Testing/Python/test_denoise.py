@@ -29,3 +29,26 @@ def test_noise2self_keeps_hounsfield_units(t1_crop):
     assert denoised.modality == "CT"
     assert abs(float(np.median(denoised.array[:4])) + 1000) < 15  # air stays at -1000 HU
     assert evaluate(truth, denoised)["whole"]["mse"] < 0.5 * evaluate(truth, noisy)["whole"]["mse"]
+
+
+def test_pretrained_autoencoder_denoises_held_out_anatomy(t1):
+    from MedSRLib.models import load_model
+
+    _, entry = load_model("denoise-ae")
+    assert entry["sha256"] and entry["training"]["data"].startswith("MNI")
+    # a crop from the superior part (k >= 120) that no training patch touched
+    from conftest import crop
+
+    truth = crop(t1, (50, 60, 124), (146, 172, 172))
+    noisy = truth.with_array(add_noise(truth.as_float32(), "rician", 0.05, np.random.default_rng(2)))
+    denoised = enhance(noisy, ["ae"], Progress(), ae={"device": "cpu"})
+    before = evaluate(truth, noisy)["whole"]["psnr"]
+    after = evaluate(truth, denoised)["whole"]["psnr"]
+    assert after > before + 3.0, (before, after)
+    assert denoised.grid == truth.grid and denoised.metadata["enhance"] == "ae"
+
+
+def test_enhancement_chain_with_classical_and_learned_steps(t1_crop):
+    noisy = t1_crop.with_array(add_noise(t1_crop.as_float32(), "rician", 0.05, np.random.default_rng(3)))
+    result = enhance(noisy, ["n4", "ae"], Progress(), ae={"device": "cpu"})
+    assert result.metadata["enhance"] == "n4,ae" and result.grid == t1_crop.grid
