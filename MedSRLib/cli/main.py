@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="brain-tissue", help="segmentation model from the catalog (medsr models)")
     p.add_argument("--sr", action="store_true", help="keep the labels on the model's finer working grid (1 mm) instead of the input grid")
     p.add_argument("--instances", help="comma-separated labels whose connected components are numbered as instances (e.g. 1 for CSF spaces)")
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch", help="run the network with torch or ONNX Runtime")
     _device(p)
     _modality(p)
     _add_common_output(p)
@@ -119,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUTPUT")
     p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("export", help="write a catalog model as ONNX (checked against torch)")
+    p.add_argument("model")
+    p.add_argument("output", help="an .onnx file")
+    p.add_argument("--overwrite", action="store_true")
 
     sub.add_parser("models", help="list the model catalog")
     sub.add_parser("methods", help="list the available methods")
@@ -283,7 +289,7 @@ def cmd_segment(args) -> int:
         check_output_path(path, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
     with progress_bar("segment", not args.quiet) as progress:
-        result = segment(volume, args.model, args.sr, args.device, instances_of, progress)
+        result = segment(volume, args.model, args.sr, args.device, instances_of, progress, args.backend)
     write_volume(result.labels, output, args.overwrite, [args.input])
     write_text_atomic(extras[0], colour_table_text(result.names, result.colours))
     summary = {"model": f"{result.model['name']} {result.model['version']}", "grid": repr(result.labels.grid),
@@ -319,6 +325,24 @@ def cmd_train(args) -> int:
                        args.validate_every, args.resume, progress)
     last = result["state"]["history"][-1] if result["state"]["history"] else {}
     print(f"trained {result['state']['step']} steps in {result['state']['seconds']:.0f} s; last validation {json.dumps(last)}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import shutil
+    import tempfile
+
+    from ..io import check_output_path
+    from ..models.onnx_backend import export_onnx
+
+    output = check_output_path(args.output, [], args.overwrite)
+    if output.suffix != ".onnx":
+        raise MedSRError(f"the export is an ONNX file; name it *.onnx, not {output.name}")
+    with tempfile.TemporaryDirectory(prefix=".medsr-", dir=output.parent) as staging:
+        report = export_onnx(args.model, Path(staging) / output.name)
+        shutil.move(str(Path(staging) / output.name), output)
+    print(f"{output}: {report['model']}, opset {report['opset']}, sha256 {report['sha256']}, "
+          f"largest difference from torch {report['max_abs_difference']:.2g}")
     return 0
 
 
@@ -361,7 +385,7 @@ def _mm(values) -> str:
 
 COMMANDS = {
     "degrade": cmd_degrade, "sr": cmd_sr, "enhance": cmd_enhance, "eval": cmd_eval, "demo": cmd_demo, "bench": cmd_bench,
-    "segment": cmd_segment, "train": cmd_train, "models": cmd_models, "methods": cmd_methods,
+    "segment": cmd_segment, "train": cmd_train, "export": cmd_export, "models": cmd_models, "methods": cmd_methods,
 }
 
 

@@ -40,6 +40,7 @@ def segment(
     device: str = "auto",
     instances_of: Sequence[int] = (),
     progress: Progress = SILENT,
+    backend: str = "torch",
 ) -> Segmentation:
     """Label ``volume`` with catalog model ``model``.
 
@@ -57,7 +58,7 @@ def segment(
             f"the input looks like a label map ({np.unique(volume.array).size} distinct integer values), not an image; "
             "give the MR image to segment"
         )
-    network, entry = load_model(model)
+    network, entry = _load(model, backend, device)
     working = volume.grid.with_spacing(entry["input"]["spacing_mm"])
     progress.update(0.02, "resampling to the model's spacing")
     image = resample_to_grid(volume.array, volume.grid, working, "bspline")
@@ -80,6 +81,16 @@ def segment(
         result.instances, result.instance_table = connected_instances(labels, instances_of)
     progress.update(1.0, "segmented")
     return result
+
+
+def _load(model: str, backend: str, device: str):
+    if backend == "torch":
+        return load_model(model)
+    if backend == "onnxruntime":
+        from ..models.onnx_backend import onnx_network
+
+        return onnx_network(model, device)
+    raise MedSRError(f"backend must be torch or onnxruntime, got {backend!r}")
 
 
 def _normalise(image: np.ndarray) -> np.ndarray:

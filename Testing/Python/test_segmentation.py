@@ -128,3 +128,21 @@ def test_segment_command_refuses_a_4d_file(tmp_path, capsys):
     assert main(["segment", str(four_d), str(tmp_path / "o.nrrd")]) == 2
     assert "4-D" in capsys.readouterr().err
     assert not (tmp_path / "o.nrrd").exists()
+
+
+def test_onnx_runtime_agrees_with_torch_on_held_out_anatomy(held_out, segmented):
+    from_onnx = segment(held_out[0], device="cpu", backend="onnxruntime")
+    assert from_onnx.labels.grid == segmented.labels.grid
+    same = (from_onnx.labels.array == segmented.labels.array).mean()
+    assert same > 0.999, same
+
+
+def test_export_command_writes_a_checked_onnx_file(tmp_path, capsys):
+    out = tmp_path / "brain-tissue.onnx"
+    assert main(["export", "brain-tissue", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert out.stat().st_size > 1_000_000 and "largest difference from torch" in printed
+    difference = float(printed.rsplit(" ", 1)[1])
+    assert difference < 1e-3
+    assert main(["export", "brain-tissue", str(out)]) == 2  # exists: not replaced without --overwrite
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".medsr")]
