@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import List, Mapping, Optional, Protocol, Sequence, Tuple
 
 

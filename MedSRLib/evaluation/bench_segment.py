@@ -12,7 +12,6 @@ import datetime
 import json
 import time
 from pathlib import Path
-from typing import Dict
 
 import numpy as np
 
@@ -22,17 +21,8 @@ from ..io import write_text_atomic
 from ..methods.segmentation import segment
 from ..progress import SILENT, Progress
 from ..simulate import Acquisition, degrade
-from ..train.tissue import HELD_OUT_K_START, LABEL_NAMES, load_tissue_data
+from ..train.tissue import HELD_OUT_K_START, load_tissue_data, tissue_dice
 from .comparison import PeakMemory, machine_description
-
-
-def _dice(truth: np.ndarray, prediction: np.ndarray) -> Dict[str, float]:
-    out = {}
-    for label in (1, 2, 3):
-        a, b = truth == label, prediction == label
-        out[LABEL_NAMES[label]] = float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
-    out["mean"] = float(np.mean(list(out.values())))
-    return out
 
 
 def run_segment_bench(output: Path, model: str = "brain-tissue", device: str = "cpu", overwrite: bool = False,
@@ -47,13 +37,13 @@ def run_segment_bench(output: Path, model: str = "brain-tissue", device: str = "
     progress.update(0.0, "1 mm")
     start = time.perf_counter()
     result = segment(data.t1, model, device=device, progress=progress.sub(0.0, 0.3))
-    cases["1 mm (as acquired)"] = {"dice": _dice(truth, result.labels.array[:, :, HELD_OUT_K_START:]), "seconds": time.perf_counter() - start}
+    cases["1 mm (as acquired)"] = {"dice": tissue_dice(truth, result.labels.array[:, :, HELD_OUT_K_START:]), "seconds": time.perf_counter() - start}
     thick = degrade(data.t1, Acquisition((1, 1, 4), "gaussian"))
     start = time.perf_counter()
     result = segment(thick, model, on_working_grid=True, device=device, progress=progress.sub(0.3, 0.6))
     assert result.labels.grid.size == data.t1.grid.size
     cases["1x1x4 mm thick slices (Gaussian profile), labels on the 1 mm grid (--sr)"] = {
-        "dice": _dice(truth, result.labels.array[:, :, HELD_OUT_K_START:]), "seconds": time.perf_counter() - start}
+        "dice": tissue_dice(truth, result.labels.array[:, :, HELD_OUT_K_START:]), "seconds": time.perf_counter() - start}
     big = np.zeros((256, 256, 256), np.float32)
     big[29:226, 11:244, 33:222] = data.t1.as_float32()
     volume = data.t1.with_array(big, Grid((256, 256, 256), (1.0, 1.0, 1.0)))

@@ -8,7 +8,7 @@ import SimpleITK as sitk
 from ..errors import MedSRError
 from ..io.convert import sitk_from_volume
 from ..progress import Progress
-from ..volume import Volume, check_finite
+from ..volume import Volume
 from .registry import Method, register
 
 

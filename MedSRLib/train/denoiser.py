@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import json
 from pathlib import Path
 from typing import Dict
 
@@ -14,8 +12,8 @@ from ..inference import predict, resolve_device
 from ..metrics.intensity import psnr_from_mse
 from ..progress import SILENT, Progress
 from ..simulate import add_noise
-from .loop import Clock, prepare_run, save_checkpoint
-from .segmenter import PATCH, _device_name
+from .loop import prepare_run, run_steps
+from .segmenter import PATCH
 from .synth import _bias_field
 from .tissue import HELD_OUT_K_START, TRAIN_K_END, load_tissue_data, training_window
 
@@ -61,29 +59,14 @@ def train_denoiser(output: Path, steps: int = 1500, batch: int = 2, learning_rat
     data = load_tissue_data()
     network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, output, resume, target, seed)
     rng = np.random.default_rng(seed + state["step"])
-    clock, running = Clock(), []
-    while state["step"] < steps:
-        network.train()
+
+    def loss_of_batch():
         clean = np.stack([clean_patch(data, rng) for _ in range(batch)])
         noisy = np.stack([add_noise(c, "rician", float(rng.uniform(*NOISE_RANGE)), rng) for c in clean])
         prediction = network(torch.from_numpy(noisy[:, None]).to(target))
-        loss = torch.nn.functional.l1_loss(prediction, torch.from_numpy(clean[:, None]).to(target))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        state["step"] += 1
-        running.append(float(loss.detach()))
-        progress.update(state["step"] / steps, f"step {state['step']}/{steps} loss {np.mean(running[-50:]):.4f}")
-        if state["step"] % validate_every == 0 or state["step"] == steps:
-            entry = {"step": state["step"], "loss": float(np.mean(running)), "held_out_psnr_db": held_out_psnr(network, data, str(target))}
-            state["history"].append(entry)
-            running = []
-            state["seconds"] += clock.seconds()
-            clock = Clock()
-            log(json.dumps(entry))
-            save_checkpoint(output, network, optimizer, state)
-    state["device"] = _device_name(target)
-    state["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    save_checkpoint(output, network, optimizer, state)
+        return torch.nn.functional.l1_loss(prediction, torch.from_numpy(clean[:, None]).to(target))
+
+    state = run_steps(network, optimizer, schedule, state, steps, loss_of_batch,
+                      lambda: held_out_psnr(network, data, str(target)), "held_out_psnr_db",
+                      validate_every, output, target, progress, log)
     return {"state": state, "network": network}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Callable, Dict
 
 import torch
 
@@ -71,3 +71,40 @@ def prepare_run(architecture: Dict, learning_rate: float, steps: int, output: Pa
     for _ in range(state["step"]):
         schedule.step()
     return network, optimizer, schedule, state
+
+
+def run_steps(network, optimizer, schedule, state: Dict, steps: int, loss_of_batch: Callable[[], torch.Tensor],
+              validate: Callable[[], Dict], validation_key: str, validate_every: int, output: Path, device, progress,
+              log) -> Dict:
+    """The loop both trainers share: step, log the running loss, validate and checkpoint every few steps."""
+    import datetime
+    import platform
+
+    import numpy as np
+
+    clock, running = Clock(), []
+    while state["step"] < steps:
+        network.train()
+        loss = loss_of_batch()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        state["step"] += 1
+        running.append(float(loss.detach()))
+        progress.update(state["step"] / steps, f"step {state['step']}/{steps} loss {np.mean(running[-50:]):.4f}")
+        if state["step"] % validate_every == 0 or state["step"] == steps:
+            entry = {"step": state["step"], "loss": float(np.mean(running)), validation_key: validate()}
+            state["history"].append(entry)
+            running = []
+            state["seconds"] += clock.seconds()
+            clock = Clock()
+            log(json.dumps(entry))
+            save_checkpoint(output, network, optimizer, state)
+    if device.type == "cuda":
+        state["device"] = torch.cuda.get_device_name(device)
+    else:
+        state["device"] = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    state["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    save_checkpoint(output, network, optimizer, state)
+    return state

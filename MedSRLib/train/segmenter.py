@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import json
-import platform
-import sys
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -14,9 +10,9 @@ import torch
 
 from ..inference import predict, resolve_device
 from ..progress import SILENT, Progress
-from .loop import Clock, prepare_run, save_checkpoint
+from .loop import prepare_run, run_steps
 from .synth import SyntheticContrast, normalise
-from .tissue import HELD_OUT_K_START, LABEL_NAMES, TRAIN_K_END, load_tissue_data, training_window
+from .tissue import HELD_OUT_K_START, TRAIN_K_END, load_tissue_data, tissue_dice, training_window
 
 ARCHITECTURE = {
     "name": "monai.UNet",
@@ -54,13 +50,7 @@ def held_out_dice(network, data, image: Optional[np.ndarray] = None, device: str
     t1 = data.t1.as_float32()[:, :, k0:] if image is None else image[:, :, k0:]
     logits, _ = predict(network, normalise(t1), device=device, patch_size=(96, 96, 64), overlap=0.25, multiple=8)
     prediction = logits.argmax(axis=0)[:, :, HELD_OUT_K_START - k0 :]
-    truth = data.labels[:, :, HELD_OUT_K_START:]
-    dice = {}
-    for label in (1, 2, 3):
-        a, b = truth == label, prediction == label
-        dice[LABEL_NAMES[label]] = float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
-    dice["mean"] = float(np.mean(list(dice.values())))
-    return dice
+    return tissue_dice(data.labels[:, :, HELD_OUT_K_START:], prediction)
 
 
 def train_segmenter(
@@ -84,36 +74,14 @@ def train_segmenter(
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     rng = np.random.default_rng(seed + state["step"])
     synth = SyntheticContrast()
-    clock = Clock()
-    running = []
-    while state["step"] < steps:
-        network.train()
+
+    def loss_of_batch():
         images, labels = sample_batch(data, synth, rng, batch)
-        loss = loss_fn(network(images.to(target)), labels.to(target))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        state["step"] += 1
-        running.append(float(loss.detach()))
-        progress.update(state["step"] / steps, f"step {state['step']}/{steps} loss {np.mean(running[-50:]):.3f}")
-        if state["step"] % validate_every == 0 or state["step"] == steps:
-            dice = held_out_dice(network, data, device=str(target))
-            entry = {"step": state["step"], "loss": float(np.mean(running)), "held_out_dice": dice}
-            state["history"].append(entry)
-            running = []
-            state["seconds"] += clock.seconds()
-            clock = Clock()
-            log(json.dumps(entry))
-            save_checkpoint(output, network, optimizer, state)
-    state["device"] = _device_name(target)
-    state["command"] = " ".join(["medsr"] + sys.argv[1:]) if sys.argv and "medsr" in sys.argv[0] else "train_segmenter()"
-    state["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    save_checkpoint(output, network, optimizer, state)
+        return loss_fn(network(images.to(target)), labels.to(target))
+
+    state = run_steps(network, optimizer, schedule, state, steps, loss_of_batch,
+                      lambda: held_out_dice(network, data, device=str(target)), "held_out_dice",
+                      validate_every, output, target, progress, log)
     return {"state": state, "network": network}
 
 
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"

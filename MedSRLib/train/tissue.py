@@ -62,3 +62,13 @@ def training_window(labels: np.ndarray, patch: int, rng: np.random.Generator) ->
     start.append(int(rng.integers(max(0, lo[2] - patch // 4), TRAIN_K_END - patch + 1)))
     start = [min(s, labels.shape[a] - patch) for a, s in enumerate(start)]
     return tuple(slice(s, s + patch) for s in start)
+
+
+def tissue_dice(truth: np.ndarray, prediction: np.ndarray) -> dict:
+    """Dice of CSF, grey and white matter (by name) and their mean."""
+    dice = {}
+    for label in (1, 2, 3):
+        a, b = truth == label, prediction == label
+        dice[LABEL_NAMES[label]] = float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
+    dice["mean"] = float(np.mean(list(dice.values())))
+    return dice

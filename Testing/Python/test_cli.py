@@ -1,7 +1,6 @@
 """The `medsr` command end to end: real files in, real files out, one clear line for every bad input."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from MedSRLib import MedSRError, Progress
+from MedSRLib import MedSRError
 from MedSRLib.cli.main import main
 from MedSRLib.io import read_volume, write_volume
 from MedSRLib.methods.segmentation import connected_instances, segment
