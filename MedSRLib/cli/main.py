@@ -403,6 +403,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("medsr: cancelled; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:  # `medsr models | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

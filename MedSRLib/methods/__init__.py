@@ -15,18 +15,23 @@ def _register_catalog_models() -> None:
     except MedSRError:
         return
     for entry in entries:
+        # what a chooser shows: what it does, which inputs it is for, how fast it was measured
+        summary = f"{entry.get('summary', entry['name'])}; {entry['modality']}, " \
+                  f"{entry['valid_spacing_mm'][0]:g}-{entry['valid_spacing_mm'][1]:g} mm voxels"
+        if entry.get("speed"):
+            summary += f"; {entry['speed']}"
         if entry["task"] == "enhance":
             from .denoise import autoencoder
 
             register(Method(
-                name=entry["method"], task="enhance", family="learned", summary=entry.get("summary", entry["name"]),
+                name=entry["method"], task="enhance", family="learned", summary=summary,
                 run=lambda volume, progress, _n=entry["name"], **options: autoencoder(volume, progress, model=_n, **options),
             ))
         if entry["task"] == "segment":
             from .segmentation import segment
 
             register(Method(
-                name=entry["name"], task="segment", family="learned", summary=entry.get("summary", entry["name"]),
+                name=entry["name"], task="segment", family="learned", summary=summary,
                 run=lambda volume, progress, _n=entry["name"], **options: segment(volume, model=_n, progress=progress, **options),
             ))
 

@@ -146,3 +146,13 @@ def test_export_command_writes_a_checked_onnx_file(tmp_path, capsys):
     assert difference < 1e-3
     assert main(["export", "brain-tissue", str(out)]) == 2  # exists: not replaced without --overwrite
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".medsr")]
+
+
+def test_models_command_lists_the_catalog_with_provenance(capsys):
+    from MedSRLib.models import load_catalog
+
+    assert main(["models"]) == 0
+    printed = capsys.readouterr().out
+    for entry in load_catalog():
+        assert f"{entry['name']} {entry['version']}" in printed and entry["sha256"][:12] in printed
+    assert "held_out" in printed and "trained on MNI" in printed
