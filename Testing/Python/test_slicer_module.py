@@ -208,3 +208,15 @@ def test_requirements_leave_slicers_packages_alone(tmp_path):
     fake = tmp_path / "requirements.txt"
     fake.write_text("# comment\nnumpy>=1\nmedsr-no-such-package>=1.0  # trailing comment\nscipy<0.1\n")
     assert install.missingRequirements(fake) == ["medsr-no-such-package>=1.0", "scipy<0.1"]
+
+
+def test_requirements_cover_every_medsrlib_dependency_slicer_lacks():
+    """What `pip install MedSRLib` needs, Slicer must get on first Apply (minus what Slicer and PyTorch bring)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    from MedSRLogicLib import install
+
+    project = tomllib.loads((MODULE.parent / "pyproject.toml").read_text())["project"]
+    needed = {re.split(r"[<>=!~; \[]", d)[0].lower() for d in project["dependencies"]} - {"numpy", "simpleitk", "torch"}
+    listed = {re.split(r"[<>=!~; \[]", line)[0].lower() for line in install.requirementLines(MODULE / "Resources" / "requirements.txt")}
+    assert needed <= listed, needed - listed
