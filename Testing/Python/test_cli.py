@@ -233,3 +233,18 @@ def test_progress_lines_for_programs(tmp_path, crop_file):
     fractions = [float(line.split()[1]) for line in lines]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert "bspline interpolation" in result.stderr
+
+
+def test_interrupt_mid_run_leaves_no_output(tmp_path):
+    import signal
+
+    out = tmp_path / "big.nrrd"
+    child = subprocess.Popen([sys.executable, "-m", "MedSRLib", "--progress", "lines", "sr", str(sample_path("t1")), str(out),
+                              "--scale", "2", "--method", "bspline"], stderr=subprocess.PIPE, text=True)
+    first = child.stderr.readline()  # the run has started working
+    assert first.startswith("medsr-progress"), first
+    child.send_signal(signal.SIGINT)
+    _, rest = child.communicate(timeout=120)
+    assert child.returncode == 130, rest
+    assert "cancelled; nothing was written" in rest
+    assert list(tmp_path.iterdir()) == []
