@@ -46,8 +46,11 @@ class Progress:
             fraction = min(max(fraction, 0.0), 1.0)
             self._callback(self._start + fraction * (self._stop - self._start), text)
 
+    def cancelled(self) -> bool:
+        return self._cancel is not None and bool(self._cancel())
+
     def check_cancel(self) -> None:
-        if self._cancel is not None and self._cancel():
+        if self.cancelled():
             raise Cancelled("cancelled by the user")
 
     def sub(self, start: float, stop: float) -> "Progress":

@@ -89,7 +89,7 @@ def run_enhance_bench(output: Path, input_path: Optional[Path] = None, learned: 
             part.update(0.5, f"{name} at {level:.0%}")
             with PeakMemory() as memory:
                 start = time.perf_counter()
-                estimate = get("enhance", name).run(noisy, Progress(cancel=part._cancel))
+                estimate = get("enhance", name).run(noisy, part.sub(0.5, 0.5))
                 seconds = time.perf_counter() - start
             rows.append(_row(name, "default", reference, estimate.array, mask, seconds, memory.peak_mb))
         classical_best = max(r["psnr_db"] for r in rows if r["method"] in CLASSICAL_GRID)

@@ -29,7 +29,7 @@ def _watch(filter_, progress: Progress, text: str):
         progress.update(filter_.GetProgress(), text)
 
     def check():
-        if progress._cancel is not None and progress._cancel():
+        if progress.cancelled():
             filter_.Abort()
 
     filter_.AddCommand(sitk.sitkProgressEvent, on_progress)
