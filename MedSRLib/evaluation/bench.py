@@ -49,6 +49,7 @@ def run_bench(
             "low_resolution_spacing_mm": list(comparison.low_resolution.grid.spacing),
             "data_range": comparison.data_range,
             "methods": comparison.rows(),
+            "not_applicable": comparison.not_applicable,
         }
     machine = machine_description()
     payload = {
@@ -73,6 +74,7 @@ def run_bench(
     ]
     for name, result in results.items():
         sections += ["", f"## {name} ({Acquisition(**result['acquisition']).describe()})", "", markdown_table(result["methods"])]
+        sections += [f"\nNot applicable: {method}: {reason}" for method, reason in result["not_applicable"].items()]
     write_text_atomic(output / "bench.json", json.dumps(payload, indent=2) + "\n")
     write_text_atomic(output / "bench.md", "\n".join(sections) + "\n")
     progress.update(1.0, f"benchmark written to {output}")

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..errors import MedSRError
 from ..geometry import resample_to_grid
 from ..methods import Method, methods
 from ..metrics import foreground_mask, image_metrics
@@ -36,6 +37,7 @@ class Comparison:
     mask: np.ndarray
     data_range: float
     results: List[MethodResult] = field(default_factory=list)
+    not_applicable: Dict[str, str] = field(default_factory=dict)
 
     def rows(self) -> List[Dict]:
         return [
@@ -106,7 +108,11 @@ def compare_methods(
     comparison = Comparison(truth, low, acquisition, mask, data_range=0.0)
     for index, method in enumerate(chosen):
         part = progress.sub((index + 0.1) / len(chosen), (index + 1) / len(chosen))
-        restored, seconds, peak = _timed(method, low, truth, part)
+        try:
+            restored, seconds, peak = _timed(method, low, truth, part)
+        except MedSRError as error:  # e.g. `self` needs a thick-slice axis: not an error of the comparison
+            comparison.not_applicable[method.name] = str(error)
+            continue
         part.update(0.8, f"measuring {method.name}")
         metrics = image_metrics(reference, restored.array, mask)
         comparison.data_range = metrics["data_range"]

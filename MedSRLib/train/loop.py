@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 import time
 from pathlib import Path
 from typing import Callable, Dict
@@ -68,8 +69,10 @@ def prepare_run(architecture: Dict, learning_rate: float, steps: int, output: Pa
     if resume and (output / "checkpoint.json").exists():
         state = load_checkpoint(output, network, optimizer)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + np.cos(np.pi * min(s / steps, 1.0))))
-    for _ in range(state["step"]):
-        schedule.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fast-forwarding a resumed schedule, not a misuse
+        for _ in range(state["step"]):
+            schedule.step()
     return network, optimizer, schedule, state
 
 

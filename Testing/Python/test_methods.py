@@ -138,3 +138,24 @@ def test_data_consistency_needs_the_contract_grid(t1_crop):
         project(low, t1_crop, "box")
     with pytest.raises(MedSRError, match="slice profile"):
         project(t1_crop, low, "cubic")
+
+
+def test_self_supervised_sr_beats_bspline_on_a_thick_slice_real_crop(t1):
+    from conftest import crop
+
+    truth = crop(t1, (40, 40, 40), (160, 180, 136))
+    low = degrade(truth, Acquisition((1, 1, 4), "gaussian"))
+    bspline = get("sr", "bspline").run(low, truth.grid, Progress())
+    learned = get("sr", "self").run(low, truth.grid, Progress(), steps=120, device="cpu")
+    assert learned.grid == truth.grid and learned.metadata["method"] == "self"
+    assert float(learned.metadata["consistency_residual_after"]) < 1e-3
+    gain = evaluate(truth, learned)["whole"]["psnr"] - evaluate(truth, bspline)["whole"]["psnr"]
+    assert gain > 1.5, gain  # the full sample gains 3.4 dB with the default 300 steps (README)
+
+
+def test_self_supervised_sr_needs_a_thick_slice_axis(t1_crop):
+    low = degrade(t1_crop, Acquisition((2, 2, 2)))
+    with pytest.raises(MedSRError, match="in-plane grid"):
+        get("sr", "self").run(low, t1_crop.grid, Progress(), steps=1, device="cpu")
+    with pytest.raises(MedSRError, match="thick-slice axis"):
+        get("sr", "self").run(t1_crop, t1_crop.grid, Progress(), steps=1, device="cpu")
