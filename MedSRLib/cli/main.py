@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--spacing", nargs=3, type=float, metavar=("SI", "SJ", "SK"), help="target spacing, mm")
     target.add_argument("--scale", nargs="+", type=float, metavar="F", help="voxels per input voxel: one factor for all axes or three")
-    p.add_argument("--method", default="bspline", help="one of: " + ", ".join(m.name for m in methods("sr")))
+    p.add_argument("--method", default="auto", help="one of: " + ", ".join(m.name for m in methods("sr")) + " (default auto)")
+    p.add_argument("--uncertainty", metavar="PATH", help="also write a per-voxel map of where detail was inferred (methods that offer it)")
     p.add_argument("--data-consistency", choices=["off", "box", "gaussian"], default="off",
                    help="project the result so that re-acquiring it with this slice profile reproduces the input exactly")
     _device(p)
@@ -176,12 +177,24 @@ def cmd_sr(args) -> int:
 
     method = get("sr", args.method)
     check_output_path(args.output, [args.input], args.overwrite)
+    if args.uncertainty:
+        if "uncertainty" not in method.options:
+            raise MedSRError(f"method {method.name} gives no uncertainty map; `self` and `auto` do")
+        check_output_path(args.uncertainty, [args.input, args.output], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
     target = spacing_after(volume.grid, args.spacing, _scale(args.scale))
     if args.spacing and not all(abs(a - b) < 1e-9 for a, b in zip(target.spacing, args.spacing)):
         print(f"note: spacing adjusted to {_mm(target.spacing)} mm so the voxels tile the field of view exactly", file=sys.stderr)
+    options = _device_option(method, args.device)
+    if args.uncertainty:
+        options["with_uncertainty"] = True
     with progress_bar(f"sr {method.name}", not args.quiet) as progress:
-        result = method.run(volume, target, progress, **_device_option(method, args.device))
+        result = method.run(volume, target, progress, **options)
+    uncertainty = None
+    if args.uncertainty:
+        result, uncertainty = result
+    if "auto_choice" in result.metadata:
+        print(f"note: auto chose {result.metadata['auto_choice']}", file=sys.stderr)
     if args.data_consistency != "off":
         from ..methods.consistency import project
 
@@ -189,6 +202,8 @@ def cmd_sr(args) -> int:
         print(f"note: data consistency ({args.data_consistency} profile): RMS residual {result.metadata['consistency_residual_before']} "
               f"-> {result.metadata['consistency_residual_after']}", file=sys.stderr)
     write_volume(result, args.output, args.overwrite, [args.input])
+    if uncertainty is not None:
+        write_volume(uncertainty, args.uncertainty, args.overwrite, [args.input, args.output])
     print(f"{args.output}: {method.name}, {result.grid.size} voxels of {_mm(result.grid.spacing)} mm")
     return 0
 

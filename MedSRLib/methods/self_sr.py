@@ -49,16 +49,17 @@ def _degrade_and_back(n: int, factor: float, profile: str) -> np.ndarray:
 
 
 def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str = "gaussian",
-                       steps: int = 300, device: str = "auto", seed: int = 0) -> Volume:
+                       steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False):
+    """The restored volume; with ``with_uncertainty`` also a map of where the two through-plane restorations
+    disagree (half their absolute difference, in the volume's units): detail there was inferred, not measured."""
     check_finite(volume)
+    reason = not_applicable(volume, grid)
+    if reason:
+        raise MedSRError(reason)
     target = resolve_device(device)
     thick = int(np.argmax(volume.grid.spacing))
     factor = volume.grid.spacing[thick] / grid.spacing[thick]
-    if factor < 1.5:
-        raise MedSRError(f"`self` restores a thick-slice axis; this volume's thickest axis is only {factor:.2f}x coarser than the target")
     inplane = [a for a in range(3) if a != thick]
-    if grid.size[inplane[0]] != volume.grid.size[inplane[0]] or grid.size[inplane[1]] != volume.grid.size[inplane[1]]:
-        raise MedSRError("`self` keeps the in-plane grid and refines the slice axis only; give a target spacing that changes only that axis")
     scale = float(np.percentile(volume.array, 99.5)) or 1.0
     offset = float(volume.array.min()) if volume.modality == "CT" else 0.0
     data = (volume.as_float32() - offset) / scale
@@ -109,11 +110,53 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         outputs.append(np.moveaxis(result, (1, 2), (thick, other)))
     restored = volume.with_array((np.mean(outputs, axis=0) * scale + offset).astype(np.float32), grid, method="self")
     progress.update(0.97, "data consistency")
-    return project(restored, volume, profile)
+    restored = project(restored, volume, profile)
+    if not with_uncertainty:
+        return restored
+    spread = (np.abs(outputs[0] - outputs[1]) * 0.5 * scale).astype(np.float32)
+    return restored, volume.with_array(spread, grid, method="self", kind="uncertainty (half the spread of two restorations)")
+
+
+def not_applicable(volume: Volume, grid: Grid) -> str:
+    """Why `self` cannot restore ``volume`` onto ``grid`` ("" when it can)."""
+    thick = int(np.argmax(volume.grid.spacing))
+    factor = volume.grid.spacing[thick] / grid.spacing[thick]
+    if factor < 1.5:
+        return f"`self` restores a thick-slice axis; this volume's thickest axis is only {factor:.2f}x coarser than the target"
+    if any(grid.size[a] != volume.grid.size[a] for a in range(3) if a != thick):
+        return "`self` keeps the in-plane grid and refines the slice axis only; give a target spacing that changes only that axis"
+    return ""
 
 
 register(Method(
     name="self", task="sr", family="learned", run=self_super_resolve,
     summary="self-supervised: learns from the scan's own in-plane detail and restores the thick-slice axis (SMORE idea); "
             "no training data, any modality; data-consistent",
+    options={"steps": "fitting steps (300)", "profile": "slice profile of the scan (gaussian)", "uncertainty": "map of inferred detail"},
+))
+
+
+def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto", with_uncertainty: bool = False):
+    """The best method that applies: `self` for a thick-slice axis, else Lanczos; the choice is kept in the metadata."""
+    reason = not_applicable(volume, grid)
+    if reason:
+        if with_uncertainty:
+            raise MedSRError(f"auto chose lanczos, which gives no uncertainty map ({reason})")
+        from .interpolation import interpolate_volume
+
+        result = interpolate_volume(volume, grid, progress, "lanczos")
+        return result.with_array(result.array, auto_choice=f"lanczos (no pretrained model covers this input; {reason})")
+    progress.update(0.0, "auto: self-supervised restoration of the thick-slice axis")
+    result = self_super_resolve(volume, grid, progress, device=device, with_uncertainty=with_uncertainty)
+    note = "self (no pretrained model covers this input; it has a thick-slice axis)"
+    if with_uncertainty:
+        return result[0].with_array(result[0].array, auto_choice=note), result[1]
+    return result.with_array(result.array, auto_choice=note)
+
+
+register(Method(
+    name="auto", task="sr", family="learned", run=auto,
+    summary="picks the best method that applies: a pretrained model covering the input (none shipped yet), else "
+            "`self` for thick-slice scans, else Lanczos; the choice is printed and stored in the output",
+    options={"uncertainty": "map of inferred detail (when `self` is chosen)"},
 ))

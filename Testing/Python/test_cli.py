@@ -248,3 +248,33 @@ def test_interrupt_mid_run_leaves_no_output(tmp_path):
     assert child.returncode == 130, rest
     assert "cancelled; nothing was written" in rest
     assert list(tmp_path.iterdir()) == []
+
+
+def test_auto_picks_self_for_thick_slices_and_writes_an_uncertainty_map(tmp_path, capsys, t1):
+    truth = crop(t1, (40, 40, 40), (160, 180, 136))
+    thick = tmp_path / "thick.nrrd"
+    from MedSRLib.simulate import Acquisition, degrade
+
+    write_volume(degrade(truth, Acquisition((1, 1, 4), "gaussian")), thick)
+    out, spread = tmp_path / "sr.nrrd", tmp_path / "uncertainty.nrrd"
+    code, _, err = run(capsys, "sr", thick, out, "--spacing", 1, 1, 1, "--uncertainty", spread, "--quiet")
+    assert code == 0 and "note: auto chose self" in err
+    result, uncertainty = read_volume(out), read_volume(spread)
+    assert result.metadata["auto_choice"].startswith("self") and uncertainty.grid == result.grid
+    error = np.abs(result.array - truth.as_float32())
+    # where the two restorations disagree is where the error is: the map points at inferred detail
+    assert np.corrcoef(uncertainty.array.ravel(), error.ravel())[0, 1] > 0.3
+    code, _, err = run(capsys, "sr", crop_file_path(tmp_path, truth), tmp_path / "iso.nrrd", "--scale", 2, "--quiet")
+    assert code == 0 and "note: auto chose lanczos" in err
+
+
+def crop_file_path(folder, volume):
+    path = folder / "iso_in.nrrd"
+    write_volume(volume, path)
+    return path
+
+
+def test_uncertainty_needs_a_method_that_gives_one(tmp_path, capsys, crop_file):
+    code, _, err = run(capsys, "sr", crop_file, tmp_path / "o.nrrd", "--scale", 2, "--method", "bspline", "--uncertainty", tmp_path / "u.nrrd")
+    assert_one_line_error(code, err, "gives no uncertainty map")
+    assert not list(tmp_path.iterdir())
