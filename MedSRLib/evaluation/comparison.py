@@ -100,7 +100,8 @@ def compare_methods(
     progress: Progress = SILENT,
 ) -> Comparison:
     """Degrade ``truth`` with ``acquisition`` and restore it onto its own grid with each super-resolution method."""
-    chosen = [m for m in methods("sr") if method_names is None or m.name in method_names]
+    # `auto` only dispatches to another method, which is in the comparison already
+    chosen = [m for m in methods("sr") if (m.name in method_names if method_names else m.family != "dispatch")]
     progress.update(0.0, f"simulating {acquisition.describe()}")
     low = degrade(truth, acquisition)
     mask = foreground_mask(truth)

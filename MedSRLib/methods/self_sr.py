@@ -155,7 +155,7 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
 
 
 register(Method(
-    name="auto", task="sr", family="learned", run=auto,
+    name="auto", task="sr", family="dispatch", run=auto,
     summary="picks the best method that applies: a pretrained model covering the input (none shipped yet), else "
             "`self` for thick-slice scans, else Lanczos; the choice is printed and stored in the output",
     options={"uncertainty": "map of inferred detail (when `self` is chosen)"},
