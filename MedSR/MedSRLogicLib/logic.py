@@ -76,6 +76,8 @@ class Result:
     seconds: float = 0.0
     metrics: Optional[dict] = None
     notes: List[str] = field(default_factory=list)
+    #: the map of inferred detail, when the request asked for one
+    uncertaintyNode: object = None
 
     def describe(self) -> str:
         text = f"{self.node.GetName()}: {self.seconds:.1f} s"
@@ -374,9 +376,15 @@ class MedSRLogic:
             if metrics is not None:
                 node.SetAttribute("MedSR.metrics", json.dumps(metrics))
             nodes.addBeside(node, volumeNode, scene)
+            uncertainty = None
+            if request.uncertainty:
+                uncertainty = nodes.readVolumeFile(folder / "uncertainty.nrrd", "vtkMRMLScalarVolumeNode")
+                uncertainty.SetName(scene.GenerateUniqueName(f"{name} uncertainty"))
+                uncertainty.SetAttribute("MedSR.input", volumeNode.GetID())
+                nodes.addBeside(uncertainty, volumeNode, scene)
             if request.showResult:
                 _showQuietly(node)
-            return Result(node, metrics=metrics, notes=notes)
+            return Result(node, metrics=metrics, notes=notes, uncertaintyNode=uncertainty)
 
         return finish
 

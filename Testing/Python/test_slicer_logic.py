@@ -339,3 +339,13 @@ def test_real_segmentation_becomes_a_named_coloured_segmentation_node(logic, log
     assert_unchanged(t1, before)
     assert logics.scene.GetNumberOfNodes() > count
     assert list(scratch.iterdir()) == []
+
+
+def test_uncertainty_map_becomes_a_second_node_on_the_result_grid(logic, t1_oblique):
+    before = snapshot(t1_oblique)
+    result = logic.run(t1_oblique, Request(method="self", scale=(1.0, 1.0, 2.0), uncertainty=True, device="cpu"))
+    _assert_on_grid(result.node, _expected(t1_oblique, scale=(1.0, 1.0, 2.0)))
+    _assert_on_grid(result.uncertaintyNode, _expected(t1_oblique, scale=(1.0, 1.0, 2.0)))
+    assert result.uncertaintyNode.GetName() == result.node.GetName() + " uncertainty"
+    assert slicer_array(result.uncertaintyNode).max() > 0
+    assert_unchanged(t1_oblique, before)
