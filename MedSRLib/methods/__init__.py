@@ -8,7 +8,7 @@ from .registry import Method, get, methods, register
 def _register_catalog_models() -> None:
     """Each catalog model becomes a method of its task, so new models appear without code changes."""
     from ..errors import MedSRError
-    from ..models import load_catalog
+    from ..models.catalog import load_catalog
 
     try:
         entries = load_catalog()
@@ -21,19 +21,28 @@ def _register_catalog_models() -> None:
         if entry.get("speed"):
             summary += f"; {entry['speed']}"
         if entry["task"] == "enhance":
-            from .denoise import autoencoder
-
             register(Method(
                 name=entry["method"], task="enhance", family="learned", summary=summary,
-                run=lambda volume, progress, _n=entry["name"], **options: autoencoder(volume, progress, model=_n, **options),
+                run=lambda volume, progress, _n=entry["name"], **options: _autoencoder(volume, progress, model=_n, **options),
             ))
         if entry["task"] == "segment":
-            from .segmentation import segment
-
             register(Method(
                 name=entry["name"], task="segment", family="learned", summary=summary,
-                run=lambda volume, progress, _n=entry["name"], **options: segment(volume, model=_n, progress=progress, **options),
+                run=lambda volume, progress, _n=entry["name"], **options: _segment(volume, model=_n, progress=progress, **options),
             ))
+
+
+def _autoencoder(volume, progress, **options):
+    from .denoise import autoencoder
+
+    return autoencoder(volume, progress, **options)
+
+
+def _segment(volume, **options):
+    # imported on first use: segmentation (and torch) cost a second that classical commands should not pay
+    from .segmentation import segment
+
+    return segment(volume, **options)
 
 
 _register_catalog_models()

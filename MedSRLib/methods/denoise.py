@@ -11,12 +11,9 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
 
 from ..errors import MedSRError
-from ..inference import predict, resolve_device
 from ..metrics import foreground_mask
-from ..models import build_network, load_model
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .noise import estimate_noise_sigma, rician_unbias
@@ -63,6 +60,11 @@ def noise2self(
     The network never sees the value it must predict during fitting, so it
     cannot learn the noise, only the structure (Batson & Royer 2019).
     """
+    import torch
+
+    from ..inference import predict, resolve_device
+    from ..models import build_network
+
     check_finite(volume)
     target = resolve_device(device)
     sigma = estimate_noise_sigma(volume) if sigma is None else float(sigma)
@@ -99,6 +101,9 @@ def noise2self(
 
 def autoencoder(volume: Volume, progress: Progress = SILENT, sigma: Optional[float] = None, device: str = "auto", model: str = "denoise-ae") -> Volume:
     """The pretrained 3-D denoising autoencoder of the catalog (trained on MNI data with simulated Rician noise)."""
+    from ..inference import predict
+    from ..models import load_model
+
     check_finite(volume)
     network, entry = load_model(model)
     sigma = estimate_noise_sigma(volume) if sigma is None else float(sigma)

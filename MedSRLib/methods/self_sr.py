@@ -12,32 +12,36 @@ result reproduce the input exactly when re-acquired.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..errors import MedSRError
 from ..geometry import Grid, apply_along_axis, lanczos_weights, profile_weights, resample_to_grid
-from ..inference import resolve_device
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import project
 from .registry import Method, register
 
 
-class _Restorer(torch.nn.Module):
-    """Residual 2-D CNN: 6 convolutions of 32 channels; the correction starts at zero."""
+def _restorer(width: int = 32, depth: int = 6):
+    """Residual 2-D CNN: ``depth`` convolutions of ``width`` channels; the correction starts at zero."""
+    import torch
 
-    def __init__(self, width: int = 32, depth: int = 6):
-        super().__init__()
-        layers = [torch.nn.Conv2d(1, width, 3, padding=1), torch.nn.ReLU()]
-        for _ in range(depth - 2):
-            layers += [torch.nn.Conv2d(width, width, 3, padding=1), torch.nn.ReLU()]
-        last = torch.nn.Conv2d(width, 1, 3, padding=1)
-        torch.nn.init.zeros_(last.weight)  # the correction starts at zero, yet every layer gets gradients
-        torch.nn.init.zeros_(last.bias)
-        self.body = torch.nn.Sequential(*layers, last)
+    layers = [torch.nn.Conv2d(1, width, 3, padding=1), torch.nn.ReLU()]
+    for _ in range(depth - 2):
+        layers += [torch.nn.Conv2d(width, width, 3, padding=1), torch.nn.ReLU()]
+    last = torch.nn.Conv2d(width, 1, 3, padding=1)
+    torch.nn.init.zeros_(last.weight)  # the correction starts at zero, yet every layer gets gradients
+    torch.nn.init.zeros_(last.bias)
+    body = torch.nn.Sequential(*layers, last)
 
-    def forward(self, x):
-        return x + self.body(x)
+    class Restorer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = body
+
+        def forward(self, x):
+            return x + self.body(x)
+
+    return Restorer()
 
 
 def _degrade_and_back(n: int, factor: float, profile: str) -> np.ndarray:
@@ -52,6 +56,10 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
                        steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False):
     """The restored volume; with ``with_uncertainty`` also a map of where the two through-plane restorations
     disagree (half their absolute difference, in the volume's units): detail there was inferred, not measured."""
+    import torch
+
+    from ..inference import resolve_device
+
     check_finite(volume)
     reason = not_applicable(volume, grid)
     if reason:
@@ -73,7 +81,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         # 2-D slices (degraded axis first, sharp axis second), one per position along the slice axis
         pairs_x.append(np.transpose(degraded, (thick, axis, other)))
         pairs_y.append(np.transpose(data, (thick, axis, other)))
-    network = _Restorer().to(target)
+    network = _restorer().to(target)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     size = 48
     fit = progress.sub(0.0, 0.6)

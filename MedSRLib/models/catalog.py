@@ -13,10 +13,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import torch
-
 from ..errors import MedSRError
-from .networks import build_network
 
 
 def models_folder() -> Path:
@@ -63,13 +60,15 @@ def load_model(name: str, folder: Optional[Path] = None):
             f"the weights of model {name!r} fail their checksum (sha256 {actual[:12]}... instead of "
             f"{entry['sha256'][:12]}...): the file is corrupt or was changed; reinstall it"
         )
+    from .networks import build_network
+
     network = build_network(entry["architecture"])
     network.load_state_dict(load_file(str(path)), strict=True)
     network.eval()
     return network, entry
 
 
-def save_weights(network: torch.nn.Module, path: Path) -> str:
+def save_weights(network, path: Path) -> str:
     """Write the weights as safetensors (no code inside) and return their sha256."""
     from safetensors.torch import save_file
 
