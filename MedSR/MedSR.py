@@ -100,7 +100,7 @@ class MedSRParameterNode:
     spacingK: Spacing = 1.0
     scale: Annotated[float, WithinRange(1.0, 16.0)] = 2.0
     device: Device = Device.AUTO
-    dataConsistency: bool = False
+    dataConsistency: bool = True
     uncertaintyMap: bool = False
     referenceVolume: vtkMRMLScalarVolumeNode
 

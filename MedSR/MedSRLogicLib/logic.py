@@ -49,6 +49,7 @@ class MethodInfo:
     family: str = "classical"
     supportsDataConsistency: bool = False
     supportsUncertainty: bool = False
+    projectsItself: bool = False  # learned methods project with their own slice profile
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Request:
     spacing: Optional[Tuple[float, float, float]] = None
     scale: Optional[Tuple[float, float, float]] = None
     device: str = "auto"
-    dataConsistency: bool = False
+    dataConsistency: bool = True
     uncertainty: bool = False
     showResult: bool = True
 
@@ -333,13 +334,14 @@ class MedSRLogic:
             source, name = output, f"{name} enhanced {'+'.join(request.steps)}"
         if request.task in (SUPER_RESOLUTION, CHAIN):
             method = _info(registry.get(SUPER_RESOLUTION, request.method))
+            inputSize = grid.size
             grid = self._targetGrid(grid, request)
             arguments = ["sr", source, "output.nrrd", "--method", method.name, "--device", _CLI_DEVICES[request.device]]
             if request.spacing is not None:
                 arguments += ["--spacing", *(repr(float(s)) for s in request.spacing)]
             else:
                 arguments += ["--scale", *(repr(float(s)) for s in request.scale)]
-            arguments += _capabilities(method, request)
+            arguments += _capabilities(method, request, all(n >= m for n, m in zip(grid.size, inputSize)))
             steps.append(_Step("sr", f"Super-resolution ({method.name})", arguments))
             name = f"{name} SR {method.name} {_mm(grid.spacing)}mm"
         if referenceNode is not None:
@@ -454,15 +456,24 @@ def _info(method) -> MethodInfo:
     return MethodInfo(name=method.name, task=method.task, summary=method.summary, family=getattr(method, "family", "classical"),
                       # `medsr sr --data-consistency` projects the output of any super-resolution method
                       supportsDataConsistency=method.task == SUPER_RESOLUTION,
-                      supportsUncertainty=bool(getattr(method, "uncertainty", False) or "uncertainty" in options))
+                      supportsUncertainty=bool(getattr(method, "uncertainty", False) or "uncertainty" in options),
+                      projectsItself="data_consistency" in options)
 
 
-def _capabilities(method: MethodInfo, request: Request) -> List[str]:
+def _capabilities(method: MethodInfo, request: Request, finer: bool = True) -> List[str]:
+    """Command-line options for data consistency and the uncertainty map. Consistency needs an output at least
+    as fine as the input on every axis; otherwise it is left off (the result then has no residual note)."""
     arguments = []
-    if request.dataConsistency:
+    if request.dataConsistency and method.supportsDataConsistency and not finer:
+        arguments += ["--data-consistency", "off"]
+    elif request.dataConsistency:
         if not method.supportsDataConsistency:
             raise ProcessingError(f"method {method.name!r} has no data-consistency option")
-        arguments += ["--data-consistency", "box"]  # contiguous slices: each voxel the mean of what it covers
+        # learned methods know the slice profile they were trained for; for interpolation assume contiguous
+        # slices, each voxel the mean of what it covers
+        arguments += ["--data-consistency", "auto" if method.projectsItself else "box"]
+    elif method.supportsDataConsistency:
+        arguments += ["--data-consistency", "off"]
     if request.uncertainty:
         if not method.supportsUncertainty:
             raise ProcessingError(f"method {method.name!r} gives no uncertainty map")

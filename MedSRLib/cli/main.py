@@ -11,6 +11,8 @@ from typing import List, Optional
 from .. import __version__
 from ..errors import Cancelled, MedSRError
 
+CONSISTENCY_CHOICES = ("auto", "off", "box", "gaussian")
+
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
 
@@ -51,15 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_output(p)
 
     p = sub.add_parser("sr", help="super-resolve onto a finer grid with the same field of view")
-    p.add_argument("input")
-    p.add_argument("output")
+    p.add_argument("input", help="a volume, or a cohort: a folder of volume files or a .txt file listing one a line "
+                                 "(under torchrun the cohort is split across the processes)")
+    p.add_argument("output", help="the result; for a cohort a folder (the inputs' file names are kept)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--spacing", nargs=3, type=float, metavar=("SI", "SJ", "SK"), help="target spacing, mm")
     target.add_argument("--scale", nargs="+", type=float, metavar="F", help="voxels per input voxel: one factor for all axes or three")
     p.add_argument("--method", default="auto", help="one of: " + ", ".join(m.name for m in methods("sr")) + " (default auto)")
-    p.add_argument("--uncertainty", metavar="PATH", help="also write a per-voxel map of where detail was inferred (methods that offer it)")
-    p.add_argument("--data-consistency", choices=["off", "box", "gaussian"], default="off",
-                   help="project the result so that re-acquiring it with this slice profile reproduces the input exactly")
+    p.add_argument("--uncertainty", metavar="PATH", help="also write a per-voxel map of where detail was inferred "
+                                                             "(methods that offer it); a folder for a cohort")
+    p.add_argument("--data-consistency", choices=CONSISTENCY_CHOICES, default="auto",
+                   help="project the result so that re-acquiring it with a slice profile reproduces the input exactly; "
+                        "auto (default): learned methods project with their own profile, interpolation stays pure; "
+                        "off: never; box or gaussian: always, with that profile")
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                   help="run pretrained networks (cnn, gan) with torch or ONNX Runtime")
     _device(p)
     _modality(p)
     _add_common_output(p)
@@ -82,18 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-range", type=float, help="PSNR/SSIM data range (default: the reference's 0.5-99.5 percentile range)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = sub.add_parser("demo", help="simulate a thick-slice scan of the sample brain and restore it with every method")
+    p = sub.add_parser("demo", help="simulate a thick-slice scan of the sample brain and restore it with every method "
+                                    "that needs no training data")
     p.add_argument("--output", default="medsr-demo", help="folder to create (default: ./medsr-demo)")
     p.add_argument("--input", help="a volume to use instead of the bundled MNI ICBM152 T1")
     p.add_argument("--factors", nargs=3, type=float, default=(1.0, 1.0, 4.0), metavar=("FI", "FJ", "FK"))
     p.add_argument("--sampling", choices=SAMPLINGS, default="gaussian")
-    p.add_argument("--methods", help="comma-separated subset of the super-resolution methods")
+    p.add_argument("--methods", help="comma-separated super-resolution methods (default: all but auto and the pretrained "
+                                     "cnn/gan, which were trained on part of the bundled T1)")
     _add_common_output(p)
 
-    p = sub.add_parser("bench", help="benchmarks with JSON + Markdown reports: sr (every method over isotropic x2/x4 and "
-                       "thick-slice x4/x6), enhance (denoisers at 3/5/9 %% Rician noise), segment (Dice and speed)")
-    p.add_argument("output", help="folder for the report (bench.*, enhance.* or segment.*)")
-    p.add_argument("--task", choices=["sr", "enhance", "segment"], default="sr")
+    p = sub.add_parser("bench", help="benchmarks with JSON + Markdown reports: sr (methods that need no training over "
+                       "isotropic x2/x4 and thick-slice x4/x6), sr-learned (held-out data), enhance (denoisers at 3/5/9 %% Rician noise), segment (Dice and speed)")
+    p.add_argument("output", help="folder for the report (bench.*, sr.*, enhance.* or segment.*)")
+    p.add_argument("--task", choices=["sr", "sr-learned", "enhance", "segment"], default="sr",
+                   help="sr-learned: bspline, lanczos, self, cnn and gan on data held out from training (sr.*)")
     p.add_argument("--device", default="cpu", help="device for learned methods (default cpu)")
     p.add_argument("--input", help="a volume to use instead of the bundled MNI ICBM152 T1")
     p.add_argument("--methods", help="comma-separated subset of the super-resolution methods")
@@ -110,12 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     _modality(p)
     _add_common_output(p)
 
-    p = sub.add_parser("train", help="train a model on the bundled real data (writes a checkpoint folder; resumable)")
-    p.add_argument("task", choices=["segment", "denoise"], help="segment: the brain-tissue U-Net; denoise: the denoising autoencoder (ae)")
+    p = sub.add_parser("train", help="train a model (writes a checkpoint folder; resumable; torchrun for several GPUs)")
+    p.add_argument("task", choices=["sr", "segment", "denoise"],
+                   help="sr: the 3-D super-resolution network (cnn, or gan with --gan); segment: the brain-tissue U-Net; "
+                        "denoise: the denoising autoencoder (ae)")
     p.add_argument("output", help="folder for checkpoints and the trained weights")
+    p.add_argument("--data", nargs="+", metavar="PATH",
+                   help="sr: high-resolution volumes or folders of them (default: the bundled MNI T1); with two or more "
+                        "the last is validation only, one volume is split along its last axis")
+    p.add_argument("--kind", choices=["thick-slice", "isotropic"], default="thick-slice",
+                   help="sr: one thick axis (x2-6) or isotropic x2")
+    p.add_argument("--gan", action="store_true", help="sr: adversarial fine-tuning of a supervised network (needs --init)")
+    p.add_argument("--init", help="sr: start from a checkpoint folder or a catalog model")
+    p.add_argument("--patch", type=int, default=32, help="sr: training patch side, voxels (32)")
     p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's initial rate (cosine decay to 0)")
+    p.add_argument("--batch", type=int, default=None, help="patches per step and process (sr 4, others 2)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="Adam's initial rate, cosine decay to 0 (sr 5e-4, gan 1e-4, others 2e-3)")
     p.add_argument("--validate-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
@@ -170,41 +192,95 @@ def cmd_degrade(args) -> int:
 
 
 def cmd_sr(args) -> int:
-    from ..geometry import spacing_after
-    from ..io import check_output_path, read_volume, write_volume
+    from ..io.cohort import is_cohort
     from ..methods import get
-    from .console import progress_bar
 
     method = get("sr", args.method)
-    check_output_path(args.output, [args.input], args.overwrite)
-    if args.uncertainty:
-        if "uncertainty" not in method.options:
-            raise MedSRError(f"method {method.name} gives no uncertainty map; `self` and `auto` do")
-        check_output_path(args.uncertainty, [args.input, args.output], args.overwrite)
-    volume = read_volume(args.input, modality=args.modality)
+    if args.uncertainty and "uncertainty" not in method.options:
+        raise MedSRError(f"method {method.name} gives no uncertainty map; cnn, gan, self and auto do")
+    if is_cohort(args.input):
+        return _sr_cohort(args, method)
+    _sr_one(args, method, args.input, args.output, args.uncertainty, args.device)
+    return 0
+
+
+def _sr_one(args, method, source, output, uncertainty_path, device: str, label: str = "") -> None:
+    from ..geometry import spacing_after
+    from ..io import check_output_path, read_volume, write_volume
+    from ..methods.consistency import OWN_PROFILE, project
+    from .console import progress_bar
+
+    check_output_path(output, [source], args.overwrite)
+    if uncertainty_path:
+        check_output_path(uncertainty_path, [source, output], args.overwrite)
+    volume = read_volume(source, modality=args.modality)
     target = spacing_after(volume.grid, args.spacing, _scale(args.scale))
     if args.spacing and not all(abs(a - b) < 1e-9 for a, b in zip(target.spacing, args.spacing)):
         print(f"note: spacing adjusted to {_mm(target.spacing)} mm so the voxels tile the field of view exactly", file=sys.stderr)
-    options = _device_option(method, args.device)
-    if args.uncertainty:
+    options = _device_option(method, device)
+    if uncertainty_path:
         options["with_uncertainty"] = True
-    with progress_bar(f"sr {method.name}", not args.quiet) as progress:
+    if args.backend != "torch":
+        if "backend" not in method.options:
+            raise MedSRError(f"--backend {args.backend} runs pretrained networks (cnn, gan); {method.name} has none")
+        options["backend"] = args.backend
+    consistency = args.data_consistency
+    if "data_consistency" in method.options:  # learned methods project themselves (on by default)
+        options["data_consistency"] = {"auto": OWN_PROFILE, "off": None}.get(consistency, consistency)
+    with progress_bar(f"sr {method.name}{label}", not args.quiet) as progress:
         result = method.run(volume, target, progress, **options)
     uncertainty = None
-    if args.uncertainty:
+    if uncertainty_path:
         result, uncertainty = result
     if "auto_choice" in result.metadata:
         print(f"note: auto chose {result.metadata['auto_choice']}", file=sys.stderr)
-    if args.data_consistency != "off":
-        from ..methods.consistency import project
-
-        result = project(result, volume, args.data_consistency)
-        print(f"note: data consistency ({args.data_consistency} profile): RMS residual {result.metadata['consistency_residual_before']} "
-              f"-> {result.metadata['consistency_residual_after']}", file=sys.stderr)
-    write_volume(result, args.output, args.overwrite, [args.input])
+    if "inference_notes" in result.metadata:
+        print(f"note: {result.metadata['inference_notes']}", file=sys.stderr)
+    if consistency in ("box", "gaussian") and "data_consistency" not in method.options:
+        result = project(result, volume, consistency)
+    if "consistency_residual_after" in result.metadata:
+        print(f"note: data consistency ({result.metadata['data_consistency']} profile): RMS residual "
+              f"{result.metadata['consistency_residual_before']} -> {result.metadata['consistency_residual_after']}", file=sys.stderr)
+    write_volume(result, output, args.overwrite, [source])
     if uncertainty is not None:
-        write_volume(uncertainty, args.uncertainty, args.overwrite, [args.input, args.output])
-    print(f"{args.output}: {method.name}, {result.grid.size} voxels of {_mm(result.grid.spacing)} mm")
+        write_volume(uncertainty, uncertainty_path, args.overwrite, [source, output])
+    print(f"{output}: {method.name}, {result.grid.size} voxels of {_mm(result.grid.spacing)} mm")
+
+
+def _sr_cohort(args, method) -> int:
+    """Every volume of a folder or list file; under torchrun this process's share, on its own GPU."""
+    import os
+
+    from ..io import check_output_path
+    from ..io.cohort import cohort_inputs, plan, rank_and_world
+
+    rank, world = rank_and_world()
+    device = args.device
+    if world > 1 and device in ("auto", "cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+    jobs = plan(cohort_inputs(args.input), args.output, args.uncertainty, rank, world)
+    for folder in filter(None, (args.output, args.uncertainty)):
+        if not Path(folder).parent.exists():
+            raise MedSRError(f"cannot write into {folder}: folder {Path(folder).parent} does not exist")
+        Path(folder).mkdir(exist_ok=True)
+    for source, output, extra in jobs:  # refuse before any work, so nothing is half done
+        check_output_path(output, [source], args.overwrite)
+        if extra:
+            check_output_path(extra, [source, output], args.overwrite)
+    where = f" (process {rank + 1} of {world})" if world > 1 else ""
+    failed = []
+    for index, (source, output, extra) in enumerate(jobs, 1):
+        try:
+            _sr_one(args, method, source, output, extra, device, f" {index}/{len(jobs)}{where}")
+        except MedSRError as error:
+            print(f"medsr: error: {source}: {error}", file=sys.stderr)
+            failed.append(source.name)
+    if failed:
+        raise MedSRError(f"{len(failed)} of {len(jobs)} volumes failed{where}: {', '.join(failed)}")
+    print(f"{len(jobs)} volume{'' if len(jobs) == 1 else 's'} written to {args.output}{where}")
     return 0
 
 
@@ -275,6 +351,11 @@ def cmd_bench(args) -> int:
 
             run_bench(Path(args.output), args.input, _method_list(args.methods, "sr"), args.overwrite, progress)
             report = "bench.md"
+        elif args.task == "sr-learned":
+            from ..evaluation.bench_learned_sr import run_learned_sr_bench
+
+            run_learned_sr_bench(Path(args.output), args.input, args.device, args.overwrite, progress)
+            report = "sr.md"
         elif args.task == "enhance":
             from ..evaluation.bench_enhance import run_enhance_bench
 
@@ -313,6 +394,8 @@ def cmd_segment(args) -> int:
         write_volume(result.instances, extras[2], args.overwrite, [args.input])
         summary["instances"] = result.instance_table
     write_text_atomic(extras[1], json.dumps(summary, indent=2) + "\n")
+    for note in result.report.notes if result.report else []:
+        print(f"note: {note}", file=sys.stderr)
     for name, ml in result.volumes_ml.items():
         print(f"{name:<22} {ml:9.2f} mL")
     if instances_of:
@@ -331,13 +414,29 @@ def _stem(path: Path) -> str:
 def cmd_train(args) -> int:
     from .console import progress_bar
 
-    if args.task == "segment":
-        from ..train.segmenter import train_segmenter as train
+    if args.task != "sr" and (args.data or args.gan or args.init):
+        raise MedSRError("--data, --gan and --init are options of `medsr train sr`")
+    if args.task == "sr":
+        from ..sample_data import sample_path
+        from ..io.cohort import rank_and_world
+        from ..train.sr import train_sr
+
+        rate = args.learning_rate or (1e-4 if args.gan else 5e-4)
+        rank, world = rank_and_world()
+        with progress_bar(f"train sr ({args.kind}{', gan' if args.gan else ''})", not args.quiet and rank == 0) as progress:
+            result = train_sr(args.data or [str(sample_path("t1"))], Path(args.output), args.kind, args.steps,
+                              args.batch or 4, rate, args.seed, args.device, args.validate_every, args.resume, progress,
+                              gan=args.gan, init=args.init, patch=args.patch, log=print if rank == 0 else (lambda _: None))
+        if rank != 0:
+            return 0
     else:
-        from ..train.denoiser import train_denoiser as train
-    with progress_bar(f"train {args.task}", not args.quiet) as progress:
-        result = train(Path(args.output), args.steps, args.batch, args.learning_rate, args.seed, args.device,
-                       args.validate_every, args.resume, progress)
+        if args.task == "segment":
+            from ..train.segmenter import train_segmenter as train
+        else:
+            from ..train.denoiser import train_denoiser as train
+        with progress_bar(f"train {args.task}", not args.quiet) as progress:
+            result = train(Path(args.output), args.steps, args.batch or 2, args.learning_rate or 2e-3, args.seed,
+                           args.device, args.validate_every, args.resume, progress)
     last = result["state"]["history"][-1] if result["state"]["history"] else {}
     print(f"trained {result['state']['step']} steps in {result['state']['seconds']:.0f} s; last validation {json.dumps(last)}")
     return 0

@@ -6,13 +6,12 @@ import datetime
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-from ..errors import MedSRError
 from ..io import read_volume, write_text_atomic
 from ..progress import SILENT, Progress
 from ..sample_data import sample_path
 from ..simulate import Acquisition
 from .comparison import compare_methods, machine_description
-from .report import markdown_table
+from .report import markdown_table, refuse_existing_report
 
 DEGRADATIONS: Dict[str, Acquisition] = {
     "isotropic x2": Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"),
@@ -33,9 +32,7 @@ def run_bench(
     import json
 
     output = Path(output)
-    for name in ("bench.json", "bench.md"):
-        if (output / name).exists() and not overwrite:
-            raise MedSRError(f"{output / name} already exists; pass --overwrite to replace it")
+    refuse_existing_report(output, "bench", overwrite)
     source = Path(input_path) if input_path else sample_path("t1")
     truth = read_volume(source)
     results = {}

@@ -17,7 +17,6 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from scipy.ndimage import sobel
 
-from ..errors import MedSRError
 from ..io import read_volume, write_text_atomic
 from ..methods import get, methods
 from ..metrics import foreground_mask, image_metrics
@@ -27,6 +26,7 @@ from ..sample_data import sample_path
 from ..simulate import add_noise
 from ..train.tissue import TRAIN_K_END
 from .comparison import PeakMemory, machine_description
+from .report import refuse_existing_report
 
 LEVELS = (0.03, 0.05, 0.09)
 CLASSICAL_GRID = {
@@ -63,9 +63,7 @@ def edge_figures(truth: np.ndarray, estimate: np.ndarray, mask: np.ndarray, data
 def run_enhance_bench(output: Path, input_path: Optional[Path] = None, learned: Optional[Sequence[str]] = None,
                       overwrite: bool = False, progress: Progress = SILENT, seed: int = 0) -> dict:
     output = Path(output)
-    for name in ("enhance.json", "enhance.md"):
-        if (output / name).exists() and not overwrite:
-            raise MedSRError(f"{output / name} already exists; pass --overwrite to replace it")
+    refuse_existing_report(output, "enhance", overwrite)
     truth = held_out_truth(input_path)
     reference = truth.as_float32()
     mask = foreground_mask(truth)

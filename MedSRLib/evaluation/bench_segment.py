@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MedSRError
 from ..geometry import Grid
 from ..io import write_text_atomic
 from ..methods.segmentation import segment
@@ -23,14 +22,13 @@ from ..progress import SILENT, Progress
 from ..simulate import Acquisition, degrade
 from ..train.tissue import HELD_OUT_K_START, load_tissue_data, tissue_dice
 from .comparison import PeakMemory, machine_description
+from .report import refuse_existing_report
 
 
 def run_segment_bench(output: Path, model: str = "brain-tissue", device: str = "cpu", overwrite: bool = False,
                       progress: Progress = SILENT) -> dict:
     output = Path(output)
-    for name in ("segment.json", "segment.md"):
-        if (output / name).exists() and not overwrite:
-            raise MedSRError(f"{output / name} already exists; pass --overwrite to replace it")
+    refuse_existing_report(output, "segment", overwrite)
     data = load_tissue_data()
     truth = data.labels[:, :, HELD_OUT_K_START:]
     cases = {}

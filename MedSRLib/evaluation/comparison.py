@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import MedSRError
 from ..geometry import resample_to_grid
-from ..methods import Method, methods
+from ..methods import Method, get, methods
 from ..metrics import foreground_mask, image_metrics
 from ..progress import SILENT, Progress
 from ..simulate import Acquisition, degrade
@@ -98,34 +98,44 @@ def compare_methods(
     acquisition: Acquisition,
     method_names: Optional[Sequence[str]] = None,
     progress: Progress = SILENT,
+    measured_from_k: int = 0,
+    device: str = "auto",
 ) -> Comparison:
-    """Degrade ``truth`` with ``acquisition`` and restore it onto its own grid with each super-resolution method."""
-    # `auto` only dispatches to another method, which is in the comparison already
-    chosen = [m for m in methods("sr") if (m.name in method_names if method_names else m.family != "dispatch")]
+    """Degrade ``truth`` with ``acquisition`` and restore it onto its own grid with each super-resolution method.
+
+    With ``measured_from_k`` the figures cover only the voxels at that last-axis
+    index and above (a part held out from training); methods still see the
+    whole low-resolution volume, as they would a real scan.
+    """
+    # by default: not `auto` (it only dispatches to a method compared already) and not the pretrained models,
+    # whose training data is the bundled T1 itself (their held-out figures: `medsr bench --task sr-learned`)
+    default = [m for m in methods("sr") if m.family not in ("dispatch", "pretrained")]
+    chosen = [get("sr", name) for name in method_names] if method_names else default
     progress.update(0.0, f"simulating {acquisition.describe()}")
     low = degrade(truth, acquisition)
-    mask = foreground_mask(truth)
-    reference = truth.as_float32()
+    mask = foreground_mask(truth)[:, :, measured_from_k:]
+    reference = truth.as_float32()[:, :, measured_from_k:]
     comparison = Comparison(truth, low, acquisition, mask, data_range=0.0)
     for index, method in enumerate(chosen):
         part = progress.sub((index + 0.1) / len(chosen), (index + 1) / len(chosen))
         try:
-            restored, seconds, peak = _timed(method, low, truth, part)
+            restored, seconds, peak = _timed(method, low, truth, part, device)
         except MedSRError as error:  # e.g. `self` needs a thick-slice axis: not an error of the comparison
             comparison.not_applicable[method.name] = str(error)
             continue
         part.update(0.8, f"measuring {method.name}")
-        metrics = image_metrics(reference, restored.array, mask)
+        metrics = image_metrics(reference, restored.array[:, :, measured_from_k:], mask)
         comparison.data_range = metrics["data_range"]
         comparison.results.append(MethodResult(method.name, method.family, restored, seconds, peak, metrics))
     progress.update(1.0, "comparison done")
     return comparison
 
 
-def _timed(method: Method, low: Volume, truth: Volume, progress: Progress):
+def _timed(method: Method, low: Volume, truth: Volume, progress: Progress, device: str = "auto"):
+    options = {} if method.family == "classical" else {"device": device}
     with PeakMemory() as memory:
         start = time.perf_counter()
-        restored = method.run(low, truth.grid, progress.sub(0.0, 0.8))
+        restored = method.run(low, truth.grid, progress.sub(0.0, 0.8), **options)
         seconds = time.perf_counter() - start
     return restored, seconds, memory.peak_mb
 

@@ -15,6 +15,15 @@ from ..io.convert import sitk_from_volume
 from .comparison import Comparison, display_on
 
 
+def refuse_existing_report(output: Path, stem: str, overwrite: bool) -> None:
+    """A benchmark's ``stem``.json and ``stem``.md are replaced only with ``overwrite``."""
+    from ..errors import MedSRError
+
+    for name in (f"{stem}.json", f"{stem}.md"):
+        if (Path(output) / name).exists() and not overwrite:
+            raise MedSRError(f"{Path(output) / name} already exists; pass --overwrite to replace it")
+
+
 def _fmt(value, digits=2) -> str:
     if value is None:
         return "n/a"

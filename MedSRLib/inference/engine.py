@@ -31,12 +31,13 @@ class InferenceReport:
     notes: List[str] = field(default_factory=list)
 
 
-def window_count(shape: Sequence[int], patch: Sequence[int], overlap: float) -> int:
-    """Windows MONAI's sliding window visits (same scan-interval rule)."""
+def window_count(shape: Sequence[int], patch: Sequence[int], overlap) -> int:
+    """Windows MONAI's sliding window visits (same scan-interval rule); ``overlap`` one fraction or one per axis."""
+    overlaps = overlap if isinstance(overlap, (tuple, list)) else (overlap,) * len(shape)
     total = 1
-    for n, p in zip(shape, patch):
+    for n, p, o in zip(shape, patch, overlaps):
         p = min(p, n)
-        step = max(int(p * (1 - overlap)), 1)
+        step = max(int(p * (1 - o)), 1)
         total *= 1 if n <= p else math.ceil((n - p) / step) + 1
     return total
 
@@ -58,6 +59,29 @@ def choose_patch(shape: Sequence[int], device: torch.device, bytes_per_voxel: fl
     return tuple(min(side, n // multiple * multiple) if n >= multiple else _round_up(n, multiple) for n in shape)
 
 
+def even_tiles(shape: Sequence[int], largest: Sequence[int], margin: int, multiple: int = 8) -> tuple:
+    """(patch, overlap per axis) covering ``shape`` with as few, as equal windows as possible, each no larger than
+    ``largest`` and overlapping by at least ``margin`` voxels.
+
+    For networks with a small receptive field a fixed fractional overlap wastes
+    most of the work (a 233-voxel axis in 128-voxel windows at 25 % overlap
+    takes three windows of 128); equal windows with just the margin the network
+    needs take the least.
+    """
+    patch, overlaps = [], []
+    for n, most in zip(shape, largest):
+        if n <= most:
+            patch.append(n)
+            overlaps.append(0.0)
+            continue
+        tiles = math.ceil((n - margin) / (most - margin))
+        side = min(most, _round_up(math.ceil((n + (tiles - 1) * margin) / tiles), multiple))
+        step = math.ceil((n - side) / (tiles - 1))  # MONAI's scan interval that gives exactly ``tiles`` windows
+        patch.append(side)
+        overlaps.append(1.0 - (step + 0.5) / side)  # MONAI truncates side * (1 - overlap) to an integer
+    return tuple(patch), tuple(overlaps)
+
+
 def _round_up(n: int, multiple: int) -> int:
     return int(math.ceil(n / multiple) * multiple)
 
@@ -77,11 +101,14 @@ def predict(
     amp: bool = True,
     progress: Progress = SILENT,
     multiple: int = 16,
+    margin: Optional[int] = None,
 ) -> tuple:
     """Run ``network`` over a (C, i, j, k) or (i, j, k) float32 array; returns (output (C', i, j, k), report).
 
     Patches run on ``device``; the blended output accumulates on the CPU, so GPU
-    memory is bounded by the patch, not the volume.
+    memory is bounded by the patch, not the volume. With ``margin`` (voxels, for
+    networks whose receptive field is that small) the windows tile the volume
+    evenly with that overlap instead of the fraction ``overlap``.
     """
     from monai.inferers import sliding_window_inference
 
@@ -93,7 +120,8 @@ def predict(
     if isinstance(network, torch.nn.Module):
         network.eval()
     while True:
-        windows = window_count(shape, patch, overlap)
+        window, overlaps = (patch, overlap) if margin is None else even_tiles(shape, patch, margin, multiple)
+        windows = window_count(shape, window, overlaps)
         done = [0]
 
         def predictor(batch: torch.Tensor) -> torch.Tensor:
@@ -110,10 +138,10 @@ def predict(
                 if isinstance(network, torch.nn.Module):
                     network.to(target)
                 output = sliding_window_inference(
-                    data, roi_size=patch, sw_batch_size=1, predictor=predictor, overlap=overlap, mode="gaussian",
+                    data, roi_size=window, sw_batch_size=1, predictor=predictor, overlap=overlaps, mode="gaussian",
                     sw_device=target, device=torch.device("cpu"),
                 )
-            return output[0].numpy(), InferenceReport(str(target), patch, windows, notes)
+            return output[0].numpy(), InferenceReport(str(target), tuple(window), windows, notes)
         except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, everything else re-raised
             if not _is_out_of_memory(error):
                 raise

@@ -19,6 +19,8 @@ from ..geometry.resample import _shares_field_of_view
 from ..volume import Volume
 
 PROFILES = ("box", "gaussian")
+#: data consistency with the slice profile the method itself assumes (its training or fitting profile)
+OWN_PROFILE = "own"
 
 
 def _operators(fine: Volume, coarse: Volume, profile: str) -> List[Optional[np.ndarray]]:

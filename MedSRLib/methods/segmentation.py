@@ -14,7 +14,7 @@ from ..geometry import resample_to_grid
 from ..inference import InferenceReport, predict
 from ..io.convert import sitk_from_volume
 from ..metrics.labels import looks_like_labels
-from ..models import load_model
+from ..models.onnx_backend import load_network
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 
@@ -58,7 +58,7 @@ def segment(
             f"the input looks like a label map ({np.unique(volume.array).size} distinct integer values), not an image; "
             "give the MR image to segment"
         )
-    network, entry = _load(model, backend, device)
+    network, entry = load_network(model, backend, device)
     working = volume.grid.with_spacing(entry["input"]["spacing_mm"])
     progress.update(0.02, "resampling to the model's spacing")
     image = resample_to_grid(volume.array, volume.grid, working, "bspline")
@@ -81,16 +81,6 @@ def segment(
         result.instances, result.instance_table = connected_instances(labels, instances_of)
     progress.update(1.0, "segmented")
     return result
-
-
-def _load(model: str, backend: str, device: str):
-    if backend == "torch":
-        return load_model(model)
-    if backend == "onnxruntime":
-        from ..models.onnx_backend import onnx_network
-
-        return onnx_network(model, device)
-    raise MedSRError(f"backend must be torch or onnxruntime, got {backend!r}")
 
 
 def _normalise(image: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from ..errors import MedSRError
 from ..geometry import Grid, apply_along_axis, lanczos_weights, profile_weights, resample_to_grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
-from .consistency import project
+from .consistency import OWN_PROFILE, project
 from .registry import Method, register
 
 
@@ -53,7 +53,8 @@ def _degrade_and_back(n: int, factor: float, profile: str) -> np.ndarray:
 
 
 def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str = "gaussian",
-                       steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False):
+                       steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False,
+                       data_consistency: str | None = OWN_PROFILE):
     """The restored volume; with ``with_uncertainty`` also a map of where the two through-plane restorations
     disagree (half their absolute difference, in the volume's units): detail there was inferred, not measured."""
     import torch
@@ -117,8 +118,9 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
                 result[start:start + 8] = network(chunk)[:, 0].cpu().numpy()
         outputs.append(np.moveaxis(result, (1, 2), (thick, other)))
     restored = volume.with_array((np.mean(outputs, axis=0) * scale + offset).astype(np.float32), grid, method="self")
-    progress.update(0.97, "data consistency")
-    restored = project(restored, volume, profile)
+    if data_consistency:
+        progress.update(0.97, "data consistency")
+        restored = project(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency)
     if not with_uncertainty:
         return restored
     spread = (np.abs(outputs[0] - outputs[1]) * 0.5 * scale).astype(np.float32)
@@ -140,23 +142,42 @@ register(Method(
     name="self", task="sr", family="learned", run=self_super_resolve,
     summary="self-supervised: learns from the scan's own in-plane detail and restores the thick-slice axis (SMORE idea); "
             "no training data, any modality; data-consistent",
-    options={"steps": "fitting steps (300)", "profile": "slice profile of the scan (gaussian)", "uncertainty": "map of inferred detail"},
+    options={"steps": "fitting steps (300)", "profile": "slice profile of the scan (gaussian)", "uncertainty": "map of inferred detail",
+             "data_consistency": "projection onto the input (on by default, with the scan's slice profile)"},
 ))
 
 
-def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto", with_uncertainty: bool = False):
-    """The best method that applies: `self` for a thick-slice axis, else Lanczos; the choice is kept in the metadata."""
+def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto", with_uncertainty: bool = False,
+         data_consistency: str | None = OWN_PROFILE):
+    """The best method that applies: a pretrained `cnn` model covering the input, else `self` for a thick-slice
+    axis, else Lanczos. The choice and why are kept in the output's metadata (``auto_choice``)."""
+    from .learned_sr import apply_model, covering_entry
+
+    try:
+        entry = covering_entry("cnn", volume, grid)
+    except MedSRError as error:
+        entry, no_model = None, str(error)
+    if entry is not None:
+        progress.update(0.0, f"auto: pretrained model {entry['name']} {entry['version']}")
+        result = apply_model(volume, grid, entry, progress, device, with_uncertainty, data_consistency)
+        note = f"cnn (model {entry['name']} {entry['version']} covers this input: {entry['modality']}, " \
+               f"{entry['sr']['kind']} x{entry['sr']['factors'][0]:g}-{entry['sr']['factors'][1]:g})"
+        return _noted(result, note, with_uncertainty)
     reason = not_applicable(volume, grid)
     if reason:
         if with_uncertainty:
-            raise MedSRError(f"auto chose lanczos, which gives no uncertainty map ({reason})")
+            raise MedSRError(f"auto chose lanczos, which gives no uncertainty map ({no_model}; {reason})")
         from .interpolation import interpolate_volume
 
         result = interpolate_volume(volume, grid, progress, "lanczos")
-        return result.with_array(result.array, auto_choice=f"lanczos (no pretrained model covers this input; {reason})")
+        return result.with_array(result.array, auto_choice=f"lanczos ({no_model}; {reason})")
     progress.update(0.0, "auto: self-supervised restoration of the thick-slice axis")
-    result = self_super_resolve(volume, grid, progress, device=device, with_uncertainty=with_uncertainty)
-    note = "self (no pretrained model covers this input; it has a thick-slice axis)"
+    result = self_super_resolve(volume, grid, progress, device=device, with_uncertainty=with_uncertainty,
+                                data_consistency=data_consistency)
+    return _noted(result, f"self ({no_model}; the input has a thick-slice axis)", with_uncertainty)
+
+
+def _noted(result, note: str, with_uncertainty: bool):
     if with_uncertainty:
         return result[0].with_array(result[0].array, auto_choice=note), result[1]
     return result.with_array(result.array, auto_choice=note)
@@ -164,7 +185,8 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
 
 register(Method(
     name="auto", task="sr", family="dispatch", run=auto,
-    summary="picks the best method that applies: a pretrained model covering the input (none shipped yet), else "
-            "`self` for thick-slice scans, else Lanczos; the choice is printed and stored in the output",
-    options={"uncertainty": "map of inferred detail (when `self` is chosen)"},
+    summary="picks the best method that applies: a pretrained cnn model covering the input (modality, factors, "
+            "spacing), else `self` for thick-slice scans, else Lanczos; the choice is printed and stored in the output",
+    options={"uncertainty": "map of inferred detail (cnn or self)",
+             "data_consistency": "projection onto the input (on by default)"},
 ))

@@ -53,7 +53,61 @@ class NeighbourResidualUNet(torch.nn.Module):
         return mean + self.gain * self.unet(x)
 
 
-ARCHITECTURES = {"monai.UNet": _unet, "medsr.ResidualUNet": ResidualUNet, "medsr.NeighbourResidualUNet": NeighbourResidualUNet}
+class _ResidualBlock(torch.nn.Module):
+    def __init__(self, channels: int, scale: float):
+        super().__init__()
+        self.first = torch.nn.Conv3d(channels, channels, 3, padding=1)
+        self.second = torch.nn.Conv3d(channels, channels, 3, padding=1)
+        self.scale = scale
+
+    def forward(self, x):
+        return x + self.scale * self.second(torch.relu(self.first(x)))
+
+
+class ResidualSR(torch.nn.Module):
+    """3-D super-resolution refiner in the line of VDSR / EDSR: residual blocks without normalisation.
+
+    Its input is the low-resolution volume already interpolated (windowed sinc)
+    onto the target grid of the resampling contract, so one network serves any
+    factor and the output grid is exact by construction; it predicts the missing
+    detail, added to that input. The last convolution starts at zero, so
+    training starts from the interpolation itself.
+    """
+
+    def __init__(self, channels: int = 32, blocks: int = 3, residual_scale: float = 0.2):
+        super().__init__()
+        self.head = torch.nn.Conv3d(1, channels, 3, padding=1)
+        self.body = torch.nn.Sequential(*[_ResidualBlock(channels, residual_scale) for _ in range(blocks)])
+        self.tail = torch.nn.Conv3d(channels, 1, 3, padding=1)
+        torch.nn.init.zeros_(self.tail.weight)
+        torch.nn.init.zeros_(self.tail.bias)
+
+    def forward(self, x):
+        features = self.head(x)
+        return x + self.tail(features + self.body(features))
+
+
+class PatchDiscriminator(torch.nn.Module):
+    """3-D patch discriminator (PatchGAN): strided convolutions, one realness logit per receptive field."""
+
+    def __init__(self, channels: int = 32, layers: int = 3):
+        super().__init__()
+        parts, width_in = [], 1
+        for index in range(layers):
+            width = channels * 2 ** index
+            parts += [torch.nn.Conv3d(width_in, width, 4, stride=2, padding=1), torch.nn.LeakyReLU(0.2)]
+            width_in = width
+        parts.append(torch.nn.Conv3d(width_in, 1, 3, padding=1))
+        self.body = torch.nn.Sequential(*parts)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+ARCHITECTURES = {
+    "monai.UNet": _unet, "medsr.ResidualUNet": ResidualUNet, "medsr.NeighbourResidualUNet": NeighbourResidualUNet,
+    "medsr.ResidualSR": ResidualSR,
+}
 
 
 def build_network(architecture: Dict) -> torch.nn.Module:

@@ -75,3 +75,15 @@ def onnx_network(name: str, device: str = "auto"):
         export_onnx(name, path)
         network = OnnxNetwork(path, device)
     return network, entry
+
+
+BACKENDS = ("torch", "onnxruntime")
+
+
+def load_network(name: str, backend: str = "torch", device: str = "auto"):
+    """(network, catalog entry) of catalog model ``name``, run by torch or by ONNX Runtime."""
+    if backend == "torch":
+        return load_model(name)
+    if backend == "onnxruntime":
+        return onnx_network(name, device)
+    raise MedSRError(f"backend must be torch or onnxruntime, got {backend!r}")

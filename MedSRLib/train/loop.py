@@ -78,8 +78,15 @@ def prepare_run(architecture: Dict, learning_rate: float, steps: int, output: Pa
 
 def run_steps(network, optimizer, schedule, state: Dict, steps: int, loss_of_batch: Callable[[], torch.Tensor],
               validate: Callable[[], Dict], validation_key: str, validate_every: int, output: Path, device, progress,
-              log) -> Dict:
-    """The loop both trainers share: step, log the running loss, validate and checkpoint every few steps."""
+              log, is_main: bool = True, saved_network: torch.nn.Module | None = None,
+              save_extra: Callable[[], None] | None = None) -> Dict:
+    """The loop every trainer shares: step, log the running loss, validate and checkpoint every few steps.
+
+    Under DistributedDataParallel every process steps; only the main one
+    (``is_main``) validates, logs and writes checkpoints of ``saved_network``
+    (the network inside the DDP wrapper) and whatever ``save_extra`` writes.
+    """
+    saved_network = saved_network or network
     import datetime
     import platform
 
@@ -96,18 +103,21 @@ def run_steps(network, optimizer, schedule, state: Dict, steps: int, loss_of_bat
         state["step"] += 1
         running.append(float(loss.detach()))
         progress.update(state["step"] / steps, f"step {state['step']}/{steps} loss {np.mean(running[-50:]):.4f}")
-        if state["step"] % validate_every == 0 or state["step"] == steps:
+        if (state["step"] % validate_every == 0 or state["step"] == steps) and is_main:
             entry = {"step": state["step"], "loss": float(np.mean(running)), validation_key: validate()}
             state["history"].append(entry)
             running = []
             state["seconds"] += clock.seconds()
             clock = Clock()
             log(json.dumps(entry))
-            save_checkpoint(output, network, optimizer, state)
+            save_checkpoint(output, saved_network, optimizer, state)
+            if save_extra:
+                save_extra()
     if device.type == "cuda":
         state["device"] = torch.cuda.get_device_name(device)
     else:
         state["device"] = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     state["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    save_checkpoint(output, network, optimizer, state)
+    if is_main:
+        save_checkpoint(output, saved_network, optimizer, state)
     return state

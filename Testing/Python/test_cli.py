@@ -235,20 +235,24 @@ def test_progress_lines_for_programs(tmp_path, crop_file):
     assert "bspline interpolation" in result.stderr
 
 
-def test_auto_picks_self_for_thick_slices_and_writes_an_uncertainty_map(tmp_path, capsys, t1):
+def test_auto_picks_a_covering_model_and_self_maps_its_uncertainty(tmp_path, capsys, t1):
     truth = crop(t1, (40, 40, 40), (160, 180, 136))
     thick = tmp_path / "thick.nrrd"
     from MedSRLib.simulate import Acquisition, degrade
 
     write_volume(degrade(truth, Acquisition((1, 1, 4), "gaussian")), thick)
+    code, _, err = run(capsys, "sr", thick, tmp_path / "auto.nrrd", "--spacing", 1, 1, 1, "--quiet", "--device", "cpu")
+    assert code == 0 and "note: auto chose cnn (model brain-sr-thick" in err
+    assert read_volume(tmp_path / "auto.nrrd").metadata["auto_choice"].startswith("cnn")
     out, spread = tmp_path / "sr.nrrd", tmp_path / "uncertainty.nrrd"
-    code, _, err = run(capsys, "sr", thick, out, "--spacing", 1, 1, 1, "--uncertainty", spread, "--quiet")
-    assert code == 0 and "note: auto chose self" in err
+    code, _, err = run(capsys, "sr", thick, out, "--spacing", 1, 1, 1, "--method", "self", "--uncertainty", spread, "--quiet")
+    assert code == 0
     result, uncertainty = read_volume(out), read_volume(spread)
-    assert result.metadata["auto_choice"].startswith("self") and uncertainty.grid == result.grid
+    assert uncertainty.grid == result.grid
     error = np.abs(result.array - truth.as_float32())
     # where the two restorations disagree is where the error is: the map points at inferred detail
     assert np.corrcoef(uncertainty.array.ravel(), error.ravel())[0, 1] > 0.3
+    # 0.5 mm output voxels: outside every model's range, and no thick axis for `self`
     code, _, err = run(capsys, "sr", crop_file_path(tmp_path, truth), tmp_path / "iso.nrrd", "--scale", 2, "--quiet")
     assert code == 0 and "note: auto chose lanczos" in err
 

@@ -105,3 +105,25 @@ def test_window_count_matches_the_windows_monai_runs(t1_crop):
         calls.clear()
         _, report = predict(Counting(), image, device="cpu", patch_size=patch, overlap=overlap)
         assert len(calls) == report.windows == window_count(image.shape, patch, overlap)
+
+
+def test_even_tiles_use_the_fewest_windows_with_the_margin(t1_crop):
+    """Windows for a small receptive field: the count MONAI runs, the overlap at least the margin, seams faint."""
+    from MedSRLib.inference.engine import even_tiles
+
+    calls = []
+
+    class Counting(LocalNetwork):
+        def forward(self, x):
+            calls.append(tuple(x.shape[2:]))
+            return super().forward(x)
+
+    image = t1_crop.as_float32() / 255.0  # 64x72x60
+    output, report = predict(Counting(), image, device="cpu", patch_size=(40, 40, 40), margin=8, multiple=1)
+    patch, overlaps = even_tiles(image.shape, (40, 40, 40), 8, 1)
+    assert len(calls) == report.windows == window_count(image.shape, patch, overlaps) == 8  # 2 windows per axis
+    assert all(p <= 40 and 2 * p - n >= 8 for p, n in zip(patch, image.shape))  # each pair overlaps by >= 8 voxels
+    assert set(calls) == {patch}
+    with torch.no_grad():
+        whole = Counting()(torch.from_numpy(np.ascontiguousarray(image))[None, None])[0].numpy()
+    assert np.abs(output - whole).mean() < 0.01 * np.abs(whole).mean()

@@ -1,0 +1,144 @@
+"""`cnn` and `gan`: pretrained 3-D super-resolution networks from the model catalog.
+
+Each catalog entry of task ``sr`` names its method (cnn or gan), the kind of
+input it was trained for (``thick-slice``: one coarse axis; ``isotropic``:
+every axis coarser), the range of factors, the modality and the output
+spacing it is valid for. A method picks the entry that covers the input and
+the target grid, or says why none does.
+
+The network refines the windowed-sinc interpolation of the input on the
+target grid of the resampling contract, so the output grid is exact by
+construction. Thick-slice models see the coarse axis last (their canonical
+orientation). With an uncertainty map the network also runs on the volume
+flipped in-plane (test-time augmentation); the map is half the difference of
+the two passes. A data-consistency projection (on by default) then makes
+the output reproduce the input when re-acquired.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..errors import MedSRError
+from ..geometry import Grid, resample_to_grid
+from ..progress import SILENT, Progress
+from ..volume import Volume, check_finite
+from .consistency import OWN_PROFILE, project
+from .registry import Method, register
+
+FACTOR_TOLERANCE = 0.05
+
+
+def factors_of(volume: Volume, grid: Grid) -> np.ndarray:
+    return np.asarray(volume.grid.spacing, float) / np.asarray(grid.spacing, float)
+
+
+def why_not(entry: Dict, volume: Volume, grid: Grid) -> str:
+    """Why catalog model ``entry`` does not cover ``volume`` restored onto ``grid`` ("" when it does)."""
+    name = f"{entry['name']} {entry['version']}"
+    if volume.modality != entry["modality"]:
+        return f"{name} is for {entry['modality']}, the input is {volume.modality}"
+    low, high = entry["valid_spacing_mm"]
+    if not all(low - 1e-6 <= s <= high + 1e-6 for s in grid.spacing):
+        return f"{name} is for output voxels of {low:g}-{high:g} mm"
+    factors = factors_of(volume, grid)
+    first, last = entry["sr"]["factors"]
+    inside = (factors >= first - FACTOR_TOLERANCE) & (factors <= last + FACTOR_TOLERANCE)
+    unchanged = np.abs(factors - 1.0) < 1e-6
+    if entry["sr"]["kind"] == "thick-slice":
+        if not (inside.sum() == 1 and unchanged.sum() == 2):
+            return f"{name} refines one thick axis by x{first:g}-{last:g} and keeps the others; factors here are " \
+                   + "x".join(f"{f:.3g}" for f in factors)
+    elif not inside.all():
+        return f"{name} refines every axis by x{first:g}-{last:g}; factors here are " + "x".join(f"{f:.3g}" for f in factors)
+    return ""
+
+
+def covering_entry(method: str, volume: Volume, grid: Grid) -> Dict:
+    """The catalog entry of ``method`` that covers the input (the newest if several); else a clear error."""
+    from ..models.catalog import load_catalog
+
+    entries = [e for e in load_catalog() if e["task"] == "sr" and e.get("method") == method]
+    if not entries:
+        raise MedSRError(f"the model catalog has no `{method}` super-resolution model")
+    reasons: List[str] = []
+    for entry in sorted(entries, key=lambda e: tuple(int(v) for v in e["version"].split(".")), reverse=True):
+        reason = why_not(entry, volume, grid)
+        if not reason:
+            return entry
+        reasons.append(reason)
+    raise MedSRError(f"no `{method}` model covers this input: " + "; ".join(reasons))
+
+
+def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SILENT, device: str = "auto",
+                with_uncertainty: bool = False, data_consistency: Optional[str] = OWN_PROFILE, backend: str = "torch"):
+    """Run catalog model ``entry`` with torch or ONNX Runtime (``backend``); the restored volume, or
+    (volume, uncertainty map) with ``with_uncertainty``."""
+    from ..inference import predict
+    from ..models.onnx_backend import load_network
+
+    check_finite(volume)
+    network, entry = load_network(entry["name"], backend, device)
+    offset = float(volume.array.min()) if volume.modality == "CT" else 0.0
+    scale = float(np.percentile(volume.array - offset, 99.5)) or 1.0
+    data = (volume.as_float32() - offset) / scale
+    progress.update(0.0, f"{entry['name']}: windowed-sinc interpolation onto the target grid")
+    base = resample_to_grid(data, volume.grid, grid, "lanczos")
+    thick = int(np.argmax(factors_of(volume, grid)))
+    canonical = np.moveaxis(base, thick, -1) if entry["sr"]["kind"] == "thick-slice" else base
+    passes = [(), (0, 1)] if with_uncertainty else [()]
+    outputs, notes = [], []
+    for index, flips in enumerate(passes):
+        part = progress.sub(0.05 + 0.85 * index / len(passes), 0.05 + 0.85 * (index + 1) / len(passes))
+        flipped = np.flip(canonical, flips) if flips else canonical
+        estimate, report = predict(network, flipped, device=device, overlap=0.25, progress=part,
+                                   bytes_per_voxel=entry["input"]["bytes_per_voxel"], multiple=entry["input"]["multiple"],
+                                   margin=entry["input"].get("margin"))
+        outputs.append(np.flip(estimate[0], flips) if flips else estimate[0])
+        notes += report.notes
+    restored = np.mean(outputs, axis=0)
+    if volume.modality == "MR" and volume.array.min() >= 0:
+        restored = np.clip(restored, 0, None)  # magnitude images are never negative
+    if entry["sr"]["kind"] == "thick-slice":
+        restored = np.moveaxis(restored, -1, thick)
+    method = entry["method"]
+    result = volume.with_array((restored * scale + offset).astype(np.float32), grid, method=method,
+                               model=f"{entry['name']} {entry['version']}", inference_device=report.device)
+    if notes:  # out-of-memory fallbacks: smaller patches, or the CPU
+        result = result.with_array(result.array, inference_notes="; ".join(notes))
+    if data_consistency:
+        progress.update(0.95, "data consistency")
+        result = project(result, volume, entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency)
+    progress.update(1.0, "done")
+    if not with_uncertainty:
+        return result
+    spread = np.abs(outputs[0] - outputs[1]) * 0.5 * scale
+    if entry["sr"]["kind"] == "thick-slice":
+        spread = np.moveaxis(spread, -1, thick)
+    return result, volume.with_array(spread.astype(np.float32), grid, method=method,
+                                     kind="uncertainty (half the spread of two test-time-augmented passes)")
+
+
+def _run(method: str):
+    def run(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto", with_uncertainty: bool = False,
+            data_consistency: Optional[str] = OWN_PROFILE, backend: str = "torch"):
+        entry = covering_entry(method, volume, grid)
+        return apply_model(volume, grid, entry, progress, device, with_uncertainty, data_consistency, backend)
+
+    return run
+
+
+OPTIONS = {"uncertainty": "map of inferred detail (test-time augmentation)", "backend": "torch or onnxruntime",
+           "data_consistency": "projection onto the input (on by default, the model's slice profile)"}
+register(Method(
+    name="cnn", task="sr", family="pretrained", run=_run("cnn"), options=OPTIONS,
+    summary="pretrained 3-D residual CNN (EDSR/VDSR line) refining windowed-sinc interpolation; catalog models for "
+            "brain MRI thick-slice x2-6 and isotropic x2; data-consistent",
+))
+register(Method(
+    name="gan", task="sr", family="pretrained", run=_run("gan"), options=OPTIONS,
+    summary="the cnn generator fine-tuned with a 3-D patch discriminator: sharper texture, lower PSNR; an explicit "
+            "choice, never picked by auto",
+))

@@ -1,0 +1,176 @@
+"""Training data for learned super-resolution: high-resolution volumes and low/high pairs made on the fly.
+
+Pairs come from the acquisition model the rest of MedSR uses: along each
+coarsened axis, slice-profile averages (:func:`profile_weights`) of the fine
+voxels, interpolated back onto the fine grid with the same windowed sinc the
+inference path uses (:func:`lanczos_weights`). The network therefore sees at
+training time exactly what ``medsr sr`` gives it, on patches cut with enough
+margin that the windowed sinc's taps never reach a patch edge.
+
+Kinds of model:
+- ``thick-slice``: one coarse axis (moved last, the canonical orientation),
+  factor 2 to 6, Gaussian (mostly) or box slice profile, random slice phase;
+- ``isotropic``: every axis coarsened by about 2, box (mostly) or Gaussian.
+
+Augmentation, so the models do not learn the training volume's contrast:
+random monotone or non-monotone intensity curves (T1-, T2- and PD-like
+contrasts from one scan), gamma, smooth multiplicative bias fields, small
+random rotations/shears, flips and in-plane transposes, and Rician noise on
+the low-resolution side.
+
+Hold-out: with two or more volumes the last (in name order) is validation
+only. A single volume is split like the tissue models' data (the MNI T1):
+patches come from below 59 % of the last axis, validation from above 63.5 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..errors import MedSRError
+from ..geometry import lanczos_weights, profile_weights
+from ..io import read_volume
+from ..io.formats import FILE_FORMATS
+from ..simulate import add_noise
+from .synth import _bias_field, _rotation_grid
+
+KINDS = ("thick-slice", "isotropic")
+FACTORS = {"thick-slice": (2.0, 6.0), "isotropic": (1.6, 2.5)}
+TRAIN_FRACTION = 112 / 189  # the MNI T1's 112 of 189 axial slices, as the tissue models
+HELD_OUT_FRACTION = 120 / 189
+
+
+@dataclass
+class HighResolution:
+    name: str
+    array: np.ndarray  # float32, scaled so the 99.5th percentile is 1
+    train_end: int  # training patches lie below this index of the last axis
+    validate_start: int  # validation is measured from this index of the last axis
+
+
+def volume_files(paths: Sequence[str]) -> List[Path]:
+    """The volume files named, folders expanded to the volume files inside them (sorted)."""
+    files: List[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if any(p.name.lower().endswith(e) for e in FILE_FORMATS))
+            if not inside:
+                raise MedSRError(f"{path} holds no volume file ({', '.join(FILE_FORMATS)})")
+            files += inside
+        elif path.exists():
+            files.append(path)
+        else:
+            raise MedSRError(f"{path} does not exist")
+    return files
+
+
+def load_high_resolution(paths: Sequence[str]) -> Tuple[List[HighResolution], HighResolution]:
+    """(training volumes, validation volume) from files or folders of high-resolution volumes."""
+    files = volume_files(paths)
+    volumes = []
+    for path in files:
+        volume = read_volume(path)
+        array = volume.as_float32()
+        offset = float(array.min()) if volume.modality == "CT" else 0.0
+        scale = float(np.percentile(array - offset, 99.5))
+        if scale <= 0:
+            raise MedSRError(f"{path} is empty or constant")
+        volumes.append(HighResolution(path.name, ((array - offset) / scale).astype(np.float32), 0, 0))
+    if len(volumes) == 1:
+        only = volumes[0]
+        n = only.array.shape[2]
+        only.train_end, only.validate_start = int(round(n * TRAIN_FRACTION)), int(round(n * HELD_OUT_FRACTION))
+        return [only], only
+    for volume in volumes:
+        volume.train_end, volume.validate_start = volume.array.shape[2], 0
+    return volumes[:-1], volumes[-1]
+
+
+def degrade_and_interpolate(array: np.ndarray, axis: int, factor: float, profile: str) -> Tuple[np.ndarray, float]:
+    """Acquire ``array`` with ``factor``-times coarser voxels along ``axis`` and interpolate back; (result, exact factor)."""
+    n = array.shape[axis]
+    m = max(1, int(round(n / factor)))
+    matrix = (lanczos_weights(m, n) @ profile_weights(n, m, profile, 1.0)).astype(np.float32)
+    moved = np.moveaxis(array, axis, -1) @ matrix.T
+    return np.moveaxis(moved, -1, axis), n / m
+
+
+def random_contrast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random intensity curve through (0, 0): monotone (T1-like) or not (T2/PD-like), brightest output 1."""
+    knots = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0])
+    values = np.sort(rng.uniform(0.05, 1.0, 5))
+    if rng.random() < 0.5:
+        values = rng.permutation(values)
+    curve = np.concatenate([[0.0], values, [values[-1] * 1.5]])
+    return (np.interp(image, knots, curve) / values.max()).astype(np.float32)
+
+
+class PairMaker:
+    """Random (low-resolution interpolated, high-resolution) patches of ``patch`` voxels for a kind of model."""
+
+    def __init__(self, kind: str, patch: int = 32, augment: bool = True):
+        if kind not in KINDS:
+            raise MedSRError(f"unknown kind of super-resolution model {kind!r}; choose {' or '.join(KINDS)}")
+        self.kind, self.patch, self.augment = kind, patch, augment
+
+    def __call__(self, sources: List[HighResolution], rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+        factor, profile = self._factor_and_profile(rng)
+        axes = [2] if self.kind == "thick-slice" else [0, 1, 2]
+        margin = int(np.ceil(6 * factor)) + 2  # the windowed sinc reaches 5 coarse voxels each way
+        size = [self.patch + (2 * margin if a in axes else 0) for a in range(3)]
+        crop = self._crop(sources, size, rng)
+        if self.augment:
+            crop = self._augment(crop, rng)
+        degraded = crop
+        for axis in axes:
+            degraded, _ = degrade_and_interpolate(degraded, axis, factor, profile)
+        if self.augment and rng.random() < 0.3:
+            degraded = add_noise(np.clip(degraded, 0, None), "rician", float(rng.uniform(0.0, 0.02)), rng)
+        centre = tuple(slice(margin, margin + self.patch) if a in axes else slice(None) for a in range(3))
+        return np.ascontiguousarray(degraded[centre], np.float32), np.ascontiguousarray(crop[centre], np.float32)
+
+    def _factor_and_profile(self, rng):
+        lo, hi = FACTORS[self.kind]
+        factor = float(rng.uniform(lo, hi))
+        gaussian_share = 0.8 if self.kind == "thick-slice" else 0.4
+        return factor, "gaussian" if rng.random() < gaussian_share else "box"
+
+    def _crop(self, sources: List[HighResolution], size, rng) -> np.ndarray:
+        source = sources[int(rng.integers(len(sources)))]
+        array = source.array
+        limits = [array.shape[0], array.shape[1], source.train_end]
+        if any(s > n for s, n in zip(size, limits)):
+            raise MedSRError(f"{source.name} is too small for {self.patch}-voxel training patches of this kind")
+        # most patches touch the head: start around the non-background bounding box
+        inside = np.argwhere(array[:, :, : source.train_end] > 0.1)
+        lo, hi = (inside.min(axis=0), inside.max(axis=0)) if len(inside) else (np.zeros(3, int), np.array(limits) - 1)
+        start = []
+        for a in range(3):
+            first = int(np.clip(lo[a] - size[a] // 4, 0, limits[a] - size[a]))
+            last = int(np.clip(hi[a] - size[a] * 3 // 4, first, limits[a] - size[a]))
+            start.append(int(rng.integers(first, last + 1)))
+        return array[tuple(slice(s, s + n) for s, n in zip(start, size))].astype(np.float32, copy=True)
+
+    def _augment(self, crop: np.ndarray, rng) -> np.ndarray:
+        if rng.random() < 0.5:
+            crop = random_contrast(crop, rng)
+        if rng.random() < 0.3:
+            crop = np.clip(crop, 0, None) ** float(np.exp(rng.normal(0, 0.25)))
+        if rng.random() < 0.5:
+            crop = crop * _bias_field(crop.shape, rng, 0.1)
+        if rng.random() < 0.3:
+            grid = _rotation_grid(crop.shape, rng.uniform(-np.deg2rad(10), np.deg2rad(10), 3))
+            tensor = torch.from_numpy(np.ascontiguousarray(crop))[None, None]
+            crop = torch.nn.functional.grid_sample(tensor, grid, mode="bilinear", padding_mode="border", align_corners=True)[0, 0].numpy()
+        flips = [a for a in range(3) if rng.random() < 0.5]
+        if flips:
+            crop = np.flip(crop, flips)
+        if rng.random() < 0.5:  # in-plane axes may swap; the coarse axis of thick-slice models stays last
+            crop = np.swapaxes(crop, 0, 1)
+        return np.ascontiguousarray(crop * rng.uniform(0.9, 1.1), dtype=np.float32)
