@@ -320,6 +320,7 @@ class MedSRLogic:
     def _planChecked(self, volumeNode, request: Request, referenceNode, registry) -> "_Plan":
         grid = nodes.gridOf(volumeNode)
         steps: List[_Step] = []
+        planNotes: List[str] = []
         name = volumeNode.GetName()
         source = "input.nrrd"
         if request.task in (ENHANCEMENT, CHAIN):
@@ -341,7 +342,10 @@ class MedSRLogic:
                 arguments += ["--spacing", *(repr(float(s)) for s in request.spacing)]
             else:
                 arguments += ["--scale", *(repr(float(s)) for s in request.scale)]
-            arguments += _capabilities(method, request, all(n >= m for n, m in zip(grid.size, inputSize)))
+            finer = all(n >= m for n, m in zip(grid.size, inputSize))
+            arguments += _capabilities(method, request, finer)
+            if request.dataConsistency and method.supportsDataConsistency and not finer:
+                planNotes.append("data consistency skipped: the output is coarser than the input along some axis")
             steps.append(_Step("sr", f"Super-resolution ({method.name})", arguments))
             name = f"{name} SR {method.name} {_mm(grid.spacing)}mm"
         if referenceNode is not None:
@@ -353,7 +357,7 @@ class MedSRLogic:
                     f"({grid.describe_difference(referenceGrid)}); choose the reference's spacing as the target")
             steps.append(_Step("eval", "Metrics against the reference",
                                ["eval", "reference.nrrd", "output.nrrd", "--kind", "image", "--json"], weight=0.25))
-        return _Plan(steps, self._volumeFinisher(volumeNode, request, self.scene.GenerateUniqueName(name)))
+        return _Plan(steps, self._volumeFinisher(volumeNode, request, self.scene.GenerateUniqueName(name), planNotes))
 
     @staticmethod
     def _targetGrid(grid, request: Request):
@@ -363,7 +367,7 @@ class MedSRLogic:
             raise ProcessingError("give either a target spacing or a scale for super-resolution")
         return spacing_after(grid, request.spacing, request.scale)
 
-    def _volumeFinisher(self, volumeNode, request: Request, name: str):
+    def _volumeFinisher(self, volumeNode, request: Request, name: str, planNotes: List[str] = ()):
         scene, inputName = self.scene, volumeNode.GetName()
         resultClass = "vtkMRMLLabelMapVolumeNode" if volumeNode.IsA("vtkMRMLLabelMapVolumeNode") else "vtkMRMLScalarVolumeNode"
 
@@ -386,7 +390,7 @@ class MedSRLogic:
                 nodes.addBeside(uncertainty, volumeNode, scene)
             if request.showResult:
                 _showQuietly(node)
-            return Result(node, metrics=metrics, notes=notes, uncertaintyNode=uncertainty)
+            return Result(node, metrics=metrics, notes=list(planNotes) + notes, uncertaintyNode=uncertainty)
 
         return finish
 

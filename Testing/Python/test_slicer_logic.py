@@ -349,3 +349,9 @@ def test_uncertainty_map_becomes_a_second_node_on_the_result_grid(logic, t1_obli
     assert result.uncertaintyNode.GetName() == result.node.GetName() + " uncertainty"
     assert slicer_array(result.uncertaintyNode).max() > 0
     assert_unchanged(t1_oblique, before)
+
+
+def test_data_consistency_is_skipped_with_a_note_when_an_axis_gets_coarser(logic, t1_oblique):
+    result = logic.run(t1_oblique, Request(method="linear", scale=(0.5, 1.0, 2.0)))  # consistency is on by default
+    _assert_on_grid(result.node, _expected(t1_oblique, scale=(0.5, 1.0, 2.0)))
+    assert "data consistency skipped: the output is coarser than the input along some axis" in result.notes
