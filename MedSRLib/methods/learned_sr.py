@@ -135,10 +135,10 @@ OPTIONS = {"uncertainty": "map of inferred detail (test-time augmentation)", "ba
 register(Method(
     name="cnn", task="sr", family="pretrained", run=_run("cnn"), options=OPTIONS,
     summary="pretrained 3-D residual CNN (EDSR/VDSR line) refining windowed-sinc interpolation; catalog models for "
-            "brain MRI thick-slice x2-6 and isotropic x2; data-consistent",
+            "brain MRI thick-slice x2-6 and isotropic x2; data-consistent; a 197x233x189 output in 24 s on 2 CPU cores",
 ))
 register(Method(
     name="gan", task="sr", family="pretrained", run=_run("gan"), options=OPTIONS,
-    summary="the cnn generator fine-tuned with a 3-D patch discriminator: sharper texture, lower PSNR; an explicit "
-            "choice, never picked by auto",
+    summary="the cnn generator fine-tuned with an adversarial loss (3-D patch discriminator), aiming at texture; "
+            "the shipped fine-tune measures as sharp and as accurate as cnn; an explicit choice, never picked by auto",
 ))
