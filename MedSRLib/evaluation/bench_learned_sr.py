@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import time
 from pathlib import Path
 from typing import Dict, Optional
@@ -89,13 +90,11 @@ def _whole_volume_speed(truth, device: str, progress: Progress) -> dict:
 
     low = degrade(truth, SCENARIOS["thick-slice x4"])
     figures = {"output_size": list(truth.grid.size)}
+    voxels = math.prod(truth.grid.size)
     for index, name in enumerate(("cnn", "self")):
         start = time.perf_counter()
         get("sr", name).run(low, truth.grid, progress.sub(index / 2, (index + 1) / 2), device=device)
         seconds = time.perf_counter() - start
-        voxels = 1
-        for n in truth.grid.size:
-            voxels *= n
         figures[name] = {"seconds": round(seconds, 2), "output_voxels_per_second": round(voxels / seconds)}
     figures["cnn"]["network_gflop_per_output_voxel"] = network_flops_per_voxel("cnn", low, truth.grid) / 1e9
     figures["cnn"]["useful_gflop_per_second"] = round(

@@ -1,7 +1,16 @@
 """Voxel grids, the LPS/RAS convention and the resampling contract."""
 
 from .grid import LPS_TO_RAS, Grid, check_spacing
-from .resample import INTERPOLATORS, apply_along_axis, interpolate, lanczos_weights, profile_weights, resample_to_grid, spacing_after
+from .resample import (
+    INTERPOLATORS,
+    apply_along_axis,
+    degrade_and_interpolate,
+    interpolate,
+    lanczos_weights,
+    profile_weights,
+    resample_to_grid,
+    spacing_after,
+)
 
 __all__ = [
     "Grid",
@@ -9,6 +18,7 @@ __all__ = [
     "check_spacing",
     "INTERPOLATORS",
     "apply_along_axis",
+    "degrade_and_interpolate",
     "interpolate",
     "lanczos_weights",
     "profile_weights",

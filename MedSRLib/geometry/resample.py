@@ -77,6 +77,15 @@ def apply_along_axis(array: np.ndarray, weights: np.ndarray, axis: int) -> np.nd
     return np.moveaxis(moved @ weights.T.astype(np.float32), -1, axis)
 
 
+def degrade_and_interpolate(array: np.ndarray, axis: int, factor: float, profile: str) -> tuple:
+    """Acquire ``array`` with ``factor``-times coarser voxels along ``axis`` (slice ``profile``, same field of
+    view) and interpolate back with the windowed sinc; (result, the exact factor the whole voxels allow)."""
+    n = array.shape[axis]
+    m = max(1, int(round(n / factor)))
+    matrix = (lanczos_weights(m, n) @ profile_weights(n, m, profile, 1.0)).astype(np.float32)
+    return apply_along_axis(array, matrix, axis), n / m
+
+
 def interpolate(array: np.ndarray, source: Grid, target: Grid, method: str) -> np.ndarray:
     """Sample ``array`` (on ``source``) at the voxel centres of ``target`` with a SimpleITK interpolator.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MedSRError
-from ..geometry import Grid, apply_along_axis, lanczos_weights, profile_weights, resample_to_grid
+from ..geometry import Grid, degrade_and_interpolate, resample_to_grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project
@@ -44,14 +44,6 @@ def _restorer(width: int = 32, depth: int = 6):
     return Restorer()
 
 
-def _degrade_and_back(n: int, factor: float, profile: str) -> np.ndarray:
-    """n x n matrix: acquire ``factor``-times thicker slices with ``profile``, then interpolate back (windowed sinc)."""
-    m = max(1, int(round(n / factor)))
-    down = profile_weights(n, m, profile, 1.0)
-    up = lanczos_weights(m, n)
-    return (up @ down).astype(np.float32)
-
-
 def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str = "gaussian",
                        steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False,
                        data_consistency: str | None = OWN_PROFILE):
@@ -77,7 +69,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     torch.manual_seed(seed)
     pairs_x, pairs_y = [], []
     for axis in inplane:  # degrade along each in-plane axis in turn; the other in-plane axis stays sharp
-        degraded = apply_along_axis(data, _degrade_and_back(data.shape[axis], factor, profile), axis)
+        degraded, _ = degrade_and_interpolate(data, axis, factor, profile)
         other = [a for a in inplane if a != axis][0]
         # 2-D slices (degraded axis first, sharp axis second), one per position along the slice axis
         pairs_x.append(np.transpose(degraded, (thick, axis, other)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..inference import resolve_device
+from ..io.cohort import rank_and_world
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Processes:
 
 
 def launched_by_torchrun() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return rank_and_world()[1] > 1
 
 
 def start(device: str = "auto") -> Processes:

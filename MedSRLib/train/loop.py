@@ -33,12 +33,17 @@ def _optimizer_tensors(optimizer):
                 yield key, group_state[key].detach().cpu().contiguous()
 
 
+def checkpoint_weights(tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """The network's state dict inside the tensors of a checkpoint written by :func:`save_checkpoint`."""
+    return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+
+
 def load_checkpoint(folder: Path, network: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Dict:
     """Restore a checkpoint written by :func:`save_checkpoint`; returns its state (step, history, ...)."""
     from safetensors.torch import load_file
 
     tensors = load_file(str(folder / "checkpoint.safetensors"))
-    network.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    network.load_state_dict(checkpoint_weights(tensors))
     state = json.loads((folder / "checkpoint.json").read_text())
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for index, param in enumerate(params):

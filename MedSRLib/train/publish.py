@@ -8,6 +8,7 @@ from typing import Dict
 
 from ..io.writing import write_text_atomic
 from ..models.catalog import models_folder, sha256_of
+from .loop import checkpoint_weights
 
 
 def publish(checkpoint: Path, entry: Dict, folder: Path | None = None) -> Dict:
@@ -19,7 +20,7 @@ def publish(checkpoint: Path, entry: Dict, folder: Path | None = None) -> Dict:
 
     folder = folder or models_folder()
     tensors = load_file(str(Path(checkpoint) / "checkpoint.safetensors"))
-    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    weights = checkpoint_weights(tensors)
     name = f"{entry['name']}-{entry['version']}.safetensors"
     save_file(weights, str(folder / name), metadata={"name": entry["name"], "version": entry["version"]})
     entry = dict(entry, file=name, sha256=sha256_of(folder / name))

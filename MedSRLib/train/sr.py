@@ -23,7 +23,7 @@ from ..inference import predict
 from ..metrics.intensity import default_data_range, psnr_from_mse, ssim_map
 from ..progress import SILENT, Progress
 from . import distributed
-from .loop import load_checkpoint, prepare_run, run_steps, save_checkpoint
+from .loop import checkpoint_weights, load_checkpoint, prepare_run, run_steps, save_checkpoint
 from .sr_data import HighResolution, PairMaker, degrade_and_interpolate, load_high_resolution
 
 ARCHITECTURE = {"name": "medsr.ResidualSR", "arguments": {"channels": 32, "blocks": 3, "residual_scale": 0.2}}
@@ -64,8 +64,7 @@ def _load_generator_weights(network: torch.nn.Module, init: str) -> None:
 
     path = Path(init)
     if (path / "checkpoint.safetensors").exists():
-        tensors = load_file(str(path / "checkpoint.safetensors"))
-        network.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        network.load_state_dict(checkpoint_weights(load_file(str(path / "checkpoint.safetensors"))))
         return
     from ..models import load_model
 

@@ -26,6 +26,7 @@ patches come from below 59 % of the last axis, validation from above 63.5 %.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import MedSRError
-from ..geometry import lanczos_weights, profile_weights
+from ..geometry import degrade_and_interpolate
 from ..io import read_volume
 from ..io.formats import FILE_FORMATS
 from ..simulate import add_noise
@@ -51,6 +52,14 @@ class HighResolution:
     array: np.ndarray  # float32, scaled so the 99.5th percentile is 1
     train_end: int  # training patches lie below this index of the last axis
     validate_start: int  # validation is measured from this index of the last axis
+
+    @cached_property
+    def head_box(self) -> Tuple[np.ndarray, np.ndarray]:
+        """First and last index, per axis, of the non-background voxels in the training part."""
+        inside = np.argwhere(self.array[:, :, : self.train_end] > 0.1)
+        if not len(inside):
+            return np.zeros(3, int), np.array([*self.array.shape[:2], self.train_end]) - 1
+        return inside.min(axis=0), inside.max(axis=0)
 
 
 def volume_files(paths: Sequence[str]) -> List[Path]:
@@ -90,15 +99,6 @@ def load_high_resolution(paths: Sequence[str]) -> Tuple[List[HighResolution], Hi
     for volume in volumes:
         volume.train_end, volume.validate_start = volume.array.shape[2], 0
     return volumes[:-1], volumes[-1]
-
-
-def degrade_and_interpolate(array: np.ndarray, axis: int, factor: float, profile: str) -> Tuple[np.ndarray, float]:
-    """Acquire ``array`` with ``factor``-times coarser voxels along ``axis`` and interpolate back; (result, exact factor)."""
-    n = array.shape[axis]
-    m = max(1, int(round(n / factor)))
-    matrix = (lanczos_weights(m, n) @ profile_weights(n, m, profile, 1.0)).astype(np.float32)
-    moved = np.moveaxis(array, axis, -1) @ matrix.T
-    return np.moveaxis(moved, -1, axis), n / m
 
 
 def random_contrast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -147,9 +147,7 @@ class PairMaker:
         limits = [array.shape[0], array.shape[1], source.train_end]
         if any(s > n for s, n in zip(size, limits)):
             raise MedSRError(f"{source.name} is too small for {self.patch}-voxel training patches of this kind")
-        # most patches touch the head: start around the non-background bounding box
-        inside = np.argwhere(array[:, :, : source.train_end] > 0.1)
-        lo, hi = (inside.min(axis=0), inside.max(axis=0)) if len(inside) else (np.zeros(3, int), np.array(limits) - 1)
+        lo, hi = source.head_box  # most patches touch the head: start around its bounding box
         start = []
         for a in range(3):
             first = int(np.clip(lo[a] - size[a] // 4, 0, limits[a] - size[a]))
