@@ -132,10 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["thick-slice", "isotropic"], default="thick-slice",
                    help="sr: one thick axis (x2-6) or isotropic x2")
     p.add_argument("--gan", action="store_true", help="sr: adversarial fine-tuning of a supervised network (needs --init)")
-    p.add_argument("--init", help="sr: start from a checkpoint folder or a catalog model")
+    p.add_argument("--init", help="start from a checkpoint folder or a catalog model (continued training, or sr --gan's generator)")
     p.add_argument("--patch", type=int, default=32, help="sr: training patch side, voxels (32)")
+    p.add_argument("--real-fraction", type=float, default=0.7,
+                   help="segment: share of patches from the real T1, the rest synthetic contrasts (0.7)")
     p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch", type=int, default=None, help="patches per step and process (sr 4, others 2)")
+    p.add_argument("--batch", type=int, default=None, help="patches per step and process (sr 4, denoise 4, segment 2)")
     p.add_argument("--learning-rate", type=float, default=None,
                    help="Adam's initial rate, cosine decay to 0 (sr 5e-4, gan 1e-4, others 2e-3)")
     p.add_argument("--validate-every", type=int, default=250)
@@ -414,8 +416,8 @@ def _stem(path: Path) -> str:
 def cmd_train(args) -> int:
     from .console import progress_bar
 
-    if args.task != "sr" and (args.data or args.gan or args.init):
-        raise MedSRError("--data, --gan and --init are options of `medsr train sr`")
+    if args.task != "sr" and (args.data or args.gan):
+        raise MedSRError("--data and --gan are options of `medsr train sr`")
     if args.task == "sr":
         from ..sample_data import sample_path
         from ..io.cohort import rank_and_world
@@ -434,9 +436,10 @@ def cmd_train(args) -> int:
             from ..train.segmenter import train_segmenter as train
         else:
             from ..train.denoiser import train_denoiser as train
+        options = {"real_fraction": args.real_fraction} if args.task == "segment" else {}
         with progress_bar(f"train {args.task}", not args.quiet) as progress:
-            result = train(Path(args.output), args.steps, args.batch or 2, args.learning_rate or 2e-3, args.seed,
-                           args.device, args.validate_every, args.resume, progress)
+            result = train(Path(args.output), args.steps, args.batch or (2 if args.task == "segment" else 4), args.learning_rate or 2e-3, args.seed,
+                           args.device, args.validate_every, args.resume, progress, init=args.init, **options)
     last = result["state"]["history"][-1] if result["state"]["history"] else {}
     print(f"trained {result['state']['step']} steps in {result['state']['seconds']:.0f} s; last validation {json.dumps(last)}")
     return 0

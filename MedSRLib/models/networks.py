@@ -19,13 +19,23 @@ def _unet(**kwargs) -> torch.nn.Module:
 
 
 class ResidualUNet(torch.nn.Module):
-    """A MONAI UNet that predicts a correction added to its input (denoisers learn the noise, not the image)."""
+    """A MONAI UNet that predicts a correction added to its input (denoisers learn the noise, not the image).
+
+    The U-Net's last two convolutions (the top level's transposed convolution
+    and the residual unit after it, whose skip would pass the first one on)
+    start at zero, so training starts from the identity, not a random offset,
+    and they get a gradient from the first step. (A zero scalar gain in front
+    of a randomly initialised U-Net, tried first, stayed near zero while the
+    raw U-Net output grew, and the network barely learnt.)
+    """
 
     def __init__(self, **kwargs):
         super().__init__()
         self.unet = _unet(**kwargs)
-        # the correction starts at zero (ReZero), so training starts from the identity, not a random offset
-        self.gain = torch.nn.Parameter(torch.zeros(1))
+        for layer in [m for m in self.unet.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)][-2:]:
+            torch.nn.init.zeros_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
+        self.gain = torch.nn.Parameter(torch.ones(1))
 
     def forward(self, x):
         return x + self.gain * self.unet(x)

@@ -6,7 +6,7 @@ import json
 import warnings
 import time
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import torch
 
@@ -61,14 +61,36 @@ class Clock:
         return time.perf_counter() - self.start
 
 
-def prepare_run(architecture: Dict, learning_rate: float, steps: int, output: Path, resume: bool, device, seed: int):
-    """Network, Adam, cosine schedule and state, restored from ``output`` when resuming."""
+def load_initial_weights(network: torch.nn.Module, init: str) -> None:
+    """Start from a checkpoint folder of an earlier run or from a catalog model (by name)."""
+    from safetensors.torch import load_file
+
+    from ..models import load_model
+
+    path = Path(init)
+    if (path / "checkpoint.safetensors").exists():
+        network.load_state_dict(checkpoint_weights(load_file(str(path / "checkpoint.safetensors"))))
+        return
+    trained, _ = load_model(init)
+    network.load_state_dict(trained.state_dict())
+
+
+def prepare_run(architecture: Dict, learning_rate: float, steps: int, output: Path, resume: bool, device, seed: int,
+                init: Optional[str] = None):
+    """Network, Adam, cosine schedule and state, restored from ``output`` when resuming.
+
+    ``init`` (a checkpoint folder or a catalog model name) gives the starting
+    weights of a new run; a resumed run keeps its own.
+    """
     import numpy as np
 
     from ..models import build_network
 
     torch.manual_seed(seed)
-    network = build_network(architecture).to(device)
+    network = build_network(architecture)
+    if init and not (resume and (output / "checkpoint.json").exists()):
+        load_initial_weights(network, init)
+    network = network.to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
     state = {"step": 0, "history": [], "seconds": 0.0, "seed": seed}
     if resume and (output / "checkpoint.json").exists():

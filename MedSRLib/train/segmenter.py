@@ -64,16 +64,22 @@ def train_segmenter(
     resume: bool = False,
     progress: Progress = SILENT,
     log=print,
+    init: Optional[str] = None,
+    real_fraction: float = 0.7,
 ) -> Dict:
-    """Train, validating on the held-out part; returns the final state with its history."""
+    """Train, validating on the held-out part; returns the final state with its history.
+
+    ``init``: start from a checkpoint folder or a catalog model (continued training).
+    ``real_fraction``: share of patches from the real T1 rather than a synthetic contrast.
+    """
     from monai.losses import DiceCELoss
 
     target = resolve_device(device)
     data = load_tissue_data()
-    network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, output, resume, target, seed)
+    network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, output, resume, target, seed, init)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     rng = np.random.default_rng(seed + state["step"])
-    synth = SyntheticContrast()
+    synth = SyntheticContrast(real_fraction=real_fraction)
 
     def loss_of_batch():
         images, labels = sample_batch(data, synth, rng, batch)

@@ -23,7 +23,7 @@ from ..inference import predict
 from ..metrics.intensity import default_data_range, psnr_from_mse, ssim_map
 from ..progress import SILENT, Progress
 from . import distributed
-from .loop import checkpoint_weights, load_checkpoint, prepare_run, run_steps, save_checkpoint
+from .loop import load_checkpoint, prepare_run, run_steps, save_checkpoint
 from .sr_data import HighResolution, PairMaker, degrade_and_interpolate, load_high_resolution
 
 ARCHITECTURE = {"name": "medsr.ResidualSR", "arguments": {"channels": 32, "blocks": 3, "residual_scale": 0.2}}
@@ -58,20 +58,6 @@ def held_out_figures(network, pair, device: str) -> Dict[str, float]:
     return figures
 
 
-def _load_generator_weights(network: torch.nn.Module, init: str) -> None:
-    """Start from a checkpoint folder of an earlier run or from a catalog model (by name)."""
-    from safetensors.torch import load_file
-
-    path = Path(init)
-    if (path / "checkpoint.safetensors").exists():
-        network.load_state_dict(checkpoint_weights(load_file(str(path / "checkpoint.safetensors"))))
-        return
-    from ..models import load_model
-
-    trained, _ = load_model(init)
-    network.load_state_dict(trained.state_dict())
-
-
 def train_sr(
     data: Sequence[str],
     output: Path,
@@ -97,10 +83,7 @@ def train_sr(
     sources, validation = load_high_resolution(data)
     maker = PairMaker(kind, patch)
     network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, Path(output), resume, target,
-                                                      seed)
-    if init and state["step"] == 0:
-        _load_generator_weights(network, init)
-        network.to(target)
+                                                      seed, init)
     trained = distributed.wrap(network, processes)
     rng = np.random.default_rng(seed + 7919 * processes.rank + state["step"])
     pair = validation_pair(validation, kind) if processes.is_main else None

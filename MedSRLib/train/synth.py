@@ -61,10 +61,12 @@ def normalise(image: np.ndarray) -> np.ndarray:
 class SyntheticContrast:
     """Callable making one (image, labels) training pair from probability and T1 patches."""
 
-    def __init__(self, real_fraction: float = 0.6, rotate_degrees: float = 12.0, t1_reference: float = 228.0):
+    def __init__(self, real_fraction: float = 0.7, rotate_degrees: float = 12.0, t1_reference: float = 228.0,
+                 deform_voxels: float = 2.0):
         self.real_fraction = real_fraction
         self.t1_reference = t1_reference  # the MNI T1's 99.5th percentile
         self.rotate = np.deg2rad(rotate_degrees)
+        self.deform_voxels = deform_voxels  # standard deviation of the elastic displacement's control points
 
     def __call__(self, probabilities: np.ndarray, t1: np.ndarray, rng: np.random.Generator):
         probabilities = self._rotate(probabilities, rng)
@@ -81,25 +83,43 @@ class SyntheticContrast:
             image += np.einsum("c...,c->...", probabilities, texture) * rng.normal(size=image.shape).astype(np.float32)
         image = np.clip(image, 0, None)
         if rng.random() < 0.4:
-            image = image ** np.exp(rng.normal(0, 0.3))
-        if rng.random() < 0.7:
-            image = image * _bias_field(image.shape, rng, 0.15)
-        if rng.random() < 0.6:
+            image = image ** np.exp(rng.normal(0, 0.2))
+        if rng.random() < 0.5:
+            image = image * _bias_field(image.shape, rng, 0.06)
+        if rng.random() < 0.5:
             axis = int(rng.integers(3))
             image = _apply(image, _axis_operator(image.shape[axis], rng.uniform(1.5, 6.0)), axis)
-        if rng.random() < 0.7:
+        if rng.random() < 0.5:
             image = add_noise(np.clip(image, 0, None), "rician", float(rng.uniform(0.0, 0.08)), rng)
         image = image * rng.uniform(0.9, 1.1) + rng.uniform(-0.03, 0.03)
         return image.astype(np.float32), labels
 
     def _rotate(self, array: np.ndarray, rng: np.random.Generator, same_as_last: bool = False) -> np.ndarray:
-        """Small random rotation about the patch centre (bilinear), for probabilities or an image."""
+        """Small random rotation about the patch centre plus a smooth elastic displacement (bilinear).
+
+        Used for the probabilities and then, with ``same_as_last``, for the
+        image, so that both move together.
+        """
         if not same_as_last:
             angles = rng.uniform(-self.rotate, self.rotate, 3)
-            self._last = _rotation_grid(array.shape[1:], angles)
+            self._last = _rotation_grid(array.shape[1:], angles) + _elastic_displacement(array.shape[1:], rng, self.deform_voxels)
         tensor = torch.from_numpy(np.ascontiguousarray(array))[None]
         out = torch.nn.functional.grid_sample(tensor, self._last, mode="bilinear", padding_mode="border", align_corners=True)
         return out[0].numpy()
+
+
+def _elastic_displacement(shape, rng: np.random.Generator, voxels: float, control_points: int = 5) -> torch.Tensor:
+    """A smooth random displacement field in grid_sample's normalised units: Gaussian control points, trilinear upsampling.
+
+    The control points' standard deviation is capped at a tenth of their
+    spacing, so that the field never folds (its Jacobian stays positive).
+    """
+    voxels = min(voxels, 0.1 * (min(shape) - 1) / (control_points - 1))
+    coarse = torch.from_numpy(rng.normal(0.0, voxels, (1, 3, control_points, control_points, control_points)).astype(np.float32))
+    field = torch.nn.functional.interpolate(coarse, size=tuple(shape), mode="trilinear", align_corners=True)[0]
+    # grid_sample's last dimension is (x, y, z) = (last, middle, first) array axis, in units of half the extent
+    scale = torch.tensor([2.0 / max(n - 1, 1) for n in shape[::-1]], dtype=torch.float32)
+    return (field.permute(1, 2, 3, 0) * scale)[None]
 
 
 def _rotation_grid(shape, angles) -> torch.Tensor:

@@ -9,7 +9,8 @@ def test_denoiser_training_checkpoints_and_resumes(tmp_path):
     first = train_denoiser(tmp_path, steps=2, batch=1, validate_every=100, device="cpu", log=lambda s: None)
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     assert state["step"] == 2 and len(state["history"]) == 1
-    assert set(state["history"][0]["held_out_psnr_db"]) == {"rician 3%", "rician 5%", "rician 9%"}
+    levels = {"rician 3%", "rician 5%", "rician 9%"}
+    assert set(state["history"][0]["held_out_psnr_db"]) == levels | {f"{level} foreground" for level in levels}
     assert (tmp_path / "checkpoint.safetensors").read_bytes()[:8] != b"PK\x03\x04"  # not a pickle zip
     weights = {k: v.clone() for k, v in first["network"].state_dict().items()}
     resumed = train_denoiser(tmp_path, steps=3, batch=1, validate_every=100, device="cpu", resume=True, log=lambda s: None)
@@ -17,3 +18,35 @@ def test_denoiser_training_checkpoints_and_resumes(tmp_path):
     # the resumed run started from the saved weights, then took one more step
     changed = [k for k, v in resumed["network"].state_dict().items() if v.dtype.is_floating_point and not (v == weights[k]).all()]
     assert changed
+
+
+def test_a_new_run_starts_from_the_weights_given_by_init(tmp_path):
+    import torch
+
+    from MedSRLib.models import load_model
+    from MedSRLib.train.loop import prepare_run
+    from MedSRLib.train.segmenter import ARCHITECTURE
+
+    shipped, _ = load_model("brain-tissue")
+    network, _, _, state = prepare_run(ARCHITECTURE, 1e-3, 10, tmp_path, False, torch.device("cpu"), 0, init="brain-tissue")
+    assert state["step"] == 0
+    for name, value in shipped.state_dict().items():
+        assert torch.equal(network.state_dict()[name], value), name
+
+
+def test_elastic_displacement_is_smooth_and_of_the_asked_size():
+    import numpy as np
+
+    from MedSRLib.train.synth import _elastic_displacement
+
+    shape = (40, 48, 56)
+    for seed in range(10):
+        field = _elastic_displacement(shape, np.random.default_rng(seed), voxels=2.0)[0].numpy()  # (i, j, k, xyz)
+        assert field.shape == shape + (3,)
+        # displacement in voxels along array axis a: grid_sample's x is the last array axis, z the first
+        u = np.stack([field[..., 2 - a] * (shape[a] - 1) / 2.0 for a in range(3)])
+        assert 0.3 < u.std() < 2.0
+        jacobian = np.eye(3)[:, :, None, None, None] + np.stack([np.stack(np.gradient(u[a]), 0) for a in range(3)])
+        determinant = np.linalg.det(np.moveaxis(jacobian, (0, 1), (-2, -1)))
+        assert determinant.min() > 0.2  # smooth and invertible: no folding
+    assert not _elastic_displacement(shape, np.random.default_rng(0), voxels=0.0).any()
