@@ -22,13 +22,12 @@ from ..progress import SILENT, Progress
 from ..simulate import add_noise
 from .loop import prepare_run, run_steps
 from .synth import _bias_field
-from .tissue import HELD_OUT_K_START, TRAIN_K_END, load_tissue_data, training_window
+from .tissue import HELD_OUT_K_START, T1_REFERENCE, TRAIN_K_END, load_tissue_data, training_window
 
 ARCHITECTURE = {
     "name": "medsr.ResidualUNet",
     "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [16, 32, 64, 128], "strides": [2, 2, 2], "num_res_units": 2, "norm": None},
 }
-T1_REFERENCE = 228.0  # the MNI T1's 99.5th percentile: clean patches are divided by it
 PATCH = 40
 NOISE_RANGE = (0.01, 0.12)
 VALIDATION_LEVELS = (0.03, 0.05, 0.09)
@@ -66,8 +65,8 @@ def foreground_weights(clean: torch.Tensor) -> torch.Tensor:
 def held_out_psnr(network, data, device: str = "cpu", seed: int = 1) -> Dict[str, float]:
     """PSNR (dB, range = the reference's 99.5th percentile) of the held-out part at 3, 5 and 9 % Rician noise.
 
-    Whole part and foreground (the truth above its Otsu threshold, where the
-    benchmark's foreground figures are taken).
+    Whole part and foreground (the truth above its Otsu threshold; the
+    benchmark's foreground mask also fills holes, so its figures differ a little).
     """
     import SimpleITK as sitk
 

@@ -13,6 +13,7 @@ import torch
 
 from ..geometry import lanczos_weights, profile_weights
 from ..simulate import add_noise
+from .tissue import T1_REFERENCE
 
 
 def _axis_operator(n: int, factor: float) -> np.ndarray:
@@ -61,10 +62,10 @@ def normalise(image: np.ndarray) -> np.ndarray:
 class SyntheticContrast:
     """Callable making one (image, labels) training pair from probability and T1 patches."""
 
-    def __init__(self, real_fraction: float = 0.7, rotate_degrees: float = 12.0, t1_reference: float = 228.0,
+    def __init__(self, real_fraction: float = 0.7, rotate_degrees: float = 12.0, t1_reference: float = T1_REFERENCE,
                  deform_voxels: float = 2.0):
         self.real_fraction = real_fraction
-        self.t1_reference = t1_reference  # the MNI T1's 99.5th percentile
+        self.t1_reference = t1_reference
         self.rotate = np.deg2rad(rotate_degrees)
         self.deform_voxels = deform_voxels  # standard deviation of the elastic displacement's control points
 

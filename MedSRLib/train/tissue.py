@@ -27,6 +27,7 @@ LABEL_NAMES = {0: "background", 1: "cerebrospinal fluid", 2: "grey matter", 3: "
 LABEL_COLOURS = {0: (0, 0, 0), 1: (86, 180, 233), 2: (230, 159, 0), 3: (240, 240, 225)}
 TRAIN_K_END = 112  # training patches end below this axial index
 HELD_OUT_K_START = 120  # validation measured from this axial index up
+T1_REFERENCE = 228.0  # the MNI T1's 99.5th percentile: training patches of the real T1 are divided by it
 
 
 @dataclass
