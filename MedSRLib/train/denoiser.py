@@ -24,9 +24,13 @@ from .loop import prepare_run, run_steps
 from .synth import _bias_field
 from .tissue import HELD_OUT_K_START, T1_REFERENCE, TRAIN_K_END, load_tissue_data, training_window
 
+# The first level keeps the full resolution (stride 1): MONAI's UNet joins its skip connections after each
+# level's strided convolution, so with stride 2 at the top (0.2.0) every correction passed through half
+# resolution. Measured on the held-out slab, the full-resolution level raised foreground PSNR by 1.0-1.4 dB and
+# edge PSNR by 1.5 dB; the brain's outline is still softened by about a voxel.
 ARCHITECTURE = {
     "name": "medsr.ResidualUNet",
-    "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [16, 32, 64, 128], "strides": [2, 2, 2], "num_res_units": 2, "norm": None},
+    "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [8, 16, 32, 64, 128], "strides": [1, 2, 2, 2], "num_res_units": 1, "norm": None},
 }
 PATCH = 40
 NOISE_RANGE = (0.01, 0.12)
@@ -65,14 +69,17 @@ def foreground_weights(clean: torch.Tensor) -> torch.Tensor:
 def held_out_psnr(network, data, device: str = "cpu", seed: int = 1) -> Dict[str, float]:
     """PSNR (dB, range = the reference's 99.5th percentile) of the held-out part at 3, 5 and 9 % Rician noise.
 
-    Whole part and foreground (the truth above its Otsu threshold; the
-    benchmark's foreground mask also fills holes, so its figures differ a little).
+    Whole part, foreground (the truth above its Otsu threshold; the
+    benchmark's foreground mask also fills holes, so its figures differ a little)
+    and edges (the foreground's 10 % strongest gradients of the truth).
     """
     import SimpleITK as sitk
 
     truth = data.t1.as_float32()[:, :, TRAIN_K_END:] / T1_REFERENCE
     k = HELD_OUT_K_START - TRAIN_K_END
     foreground = sitk.GetArrayFromImage(sitk.OtsuThreshold(sitk.GetImageFromArray(truth[:, :, k:]), 0, 1)).astype(bool)
+    strength = sitk.GetArrayFromImage(sitk.GradientMagnitude(sitk.GetImageFromArray(truth[:, :, k:])))
+    edges = foreground & (strength >= np.percentile(strength[foreground], 90))  # as the benchmark's edge PSNR
     out = {}
     for level in VALIDATION_LEVELS:
         noisy = add_noise(truth, "rician", level, np.random.default_rng(seed))  # sigma = level * max, as the benchmark
@@ -80,6 +87,7 @@ def held_out_psnr(network, data, device: str = "cpu", seed: int = 1) -> Dict[str
         error = (np.clip(estimate[0], 0, None) - truth)[:, :, k:] ** 2
         out[f"rician {level:.0%}"] = psnr_from_mse(float(error.mean()), 1.0)
         out[f"rician {level:.0%} foreground"] = psnr_from_mse(float(error[foreground].mean()), 1.0)
+        out[f"rician {level:.0%} edges"] = psnr_from_mse(float(error[edges].mean()), 1.0)
     return out
 
 

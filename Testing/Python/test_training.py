@@ -10,7 +10,7 @@ def test_denoiser_training_checkpoints_and_resumes(tmp_path):
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     assert state["step"] == 2 and len(state["history"]) == 1
     levels = {"rician 3%", "rician 5%", "rician 9%"}
-    assert set(state["history"][0]["held_out_psnr_db"]) == levels | {f"{level} foreground" for level in levels}
+    assert set(state["history"][0]["held_out_psnr_db"]) == levels | {f"{level} {part}" for level in levels for part in ("foreground", "edges")}
     assert (tmp_path / "checkpoint.safetensors").read_bytes()[:8] != b"PK\x03\x04"  # not a pickle zip
     weights = {k: v.clone() for k, v in first["network"].state_dict().items()}
     resumed = train_denoiser(tmp_path, steps=3, batch=1, validate_every=100, device="cpu", resume=True, log=lambda s: None)
