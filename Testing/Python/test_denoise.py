@@ -44,17 +44,17 @@ def test_pretrained_autoencoder_denoises_held_out_anatomy(t1):
     denoised = enhance(noisy, ["ae"], Progress(), ae={"device": "cpu"})
     before, after = evaluate(truth, noisy), evaluate(truth, denoised)
     assert after["whole"]["psnr"] > before["whole"]["psnr"] + 3.0
-    # inside the head too (measured +6.3 dB with 0.3.0), not only the dark background
-    assert after["foreground"]["psnr"] > before["foreground"]["psnr"] + 4.0, (before["foreground"], after["foreground"])
+    # inside the head too (measured +7.0 dB with 0.4.0), not only the dark background
+    assert after["foreground"]["psnr"] > before["foreground"]["psnr"] + 5.0, (before["foreground"], after["foreground"])
     # edges kept: on the truth's strongest edges inside the brain the error is well below the noisy input's
-    # (measured +5.1 dB); the brain's outline, a cut to zero in this skull-stripped template, is left out
+    # (measured +6.1 dB with 0.4.0); the brain's outline, a cut to zero in this skull-stripped template, is left out
     from MedSRLib.evaluation.bench_enhance import edge_figures
     from MedSRLib.metrics import foreground_mask
 
     reference, mask = truth.as_float32(), foreground_mask(truth)
     edges_before = edge_figures(reference, noisy.array, mask, after["data_range"])
     edges_after = edge_figures(reference, denoised.array, mask, after["data_range"])
-    assert edges_after["inner_edge_psnr"] > edges_before["inner_edge_psnr"] + 3.0, (edges_before, edges_after)
+    assert edges_after["inner_edge_psnr"] > edges_before["inner_edge_psnr"] + 4.0, (edges_before, edges_after)
     assert denoised.grid == truth.grid and denoised.metadata["enhance"] == "ae"
 
 
