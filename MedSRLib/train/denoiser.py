@@ -30,7 +30,8 @@ from .tissue import HELD_OUT_K_START, T1_REFERENCE, TRAIN_K_END, load_tissue_dat
 # The first level keeps the full resolution (stride 1): MONAI's UNet joins its skip connections after each
 # level's strided convolution, so with stride 2 at the top (0.2.0) every correction passed through half
 # resolution. Measured on the held-out slab, the full-resolution level raised foreground PSNR by 1.0-1.4 dB and
-# edge PSNR by 1.5 dB; the brain's outline is still softened by about a voxel.
+# edge PSNR by 1.5 dB (0.3.0); that model still softened the brain's outline by about a voxel, which the
+# per-noise-level loss below (0.4.0) reduced.
 ARCHITECTURE = {
     "name": "medsr.ResidualUNet",
     "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [8, 16, 32, 64, 128], "strides": [1, 2, 2, 2], "num_res_units": 1, "norm": None},
