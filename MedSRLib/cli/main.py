@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     steps = p.add_mutually_exclusive_group(required=True)
     steps.add_argument("--method", help="one of: " + ", ".join(m.name for m in methods("enhance")))
     steps.add_argument("--steps", help="comma-separated steps run in order, e.g. n4,curvature-flow")
+    p.add_argument("--noise-sigma", type=float, metavar="SIGMA",
+                   help="noise standard deviation in the volume's units, for the learned denoisers "
+                        "(denoise, ae); default: estimated from the volume")
     _device(p)
     _modality(p)
     _add_common_output(p)
@@ -292,10 +295,19 @@ def cmd_enhance(args) -> int:
     from .console import progress_bar
 
     steps = _method_list(args.steps or args.method, "enhance")
+    options = {name: _device_option(get("enhance", name), args.device) for name in steps}
+    if args.noise_sigma is not None:
+        if not args.noise_sigma > 0:
+            raise MedSRError(f"--noise-sigma must be a positive number, not {args.noise_sigma:g}")
+        takers = [name for name in steps if get("enhance", name).family == "learned"]
+        if not takers:
+            raise MedSRError("--noise-sigma is for the learned denoisers (denoise, ae); none of the steps is one")
+        for name in takers:
+            options[name]["sigma"] = args.noise_sigma
     check_output_path(args.output, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
     with progress_bar("enhance " + ",".join(steps), not args.quiet) as progress:
-        result = enhance(volume, steps, progress, **{name: _device_option(get("enhance", name), args.device) for name in steps})
+        result = enhance(volume, steps, progress, **options)
     write_volume(result, args.output, args.overwrite, [args.input])
     print(f"{args.output}: {','.join(steps)}")
     return 0

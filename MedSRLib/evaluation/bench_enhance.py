@@ -131,7 +131,7 @@ def _row(method, setting, truth, estimate, mask, seconds, peak):
 def _markdown(payload: dict) -> str:
     m = payload["machine"]
     lines = ["# MedSR enhancement benchmark", "", f"Date {payload['date']}; input: {payload['input']} {tuple(payload['size'])}; "
-             f"machine: {m['cpu']}, {m['cpu_cores_usable']} usable cores, torch {m['torch']}; device: CPU.", "", payload["notes"]]
+             f"machine: {m['cpu']}, {m['cpu_cores_usable']} usable cores ({m.get('torch_threads', '?')} torch threads), torch {m['torch']}; device: CPU.", "", payload["notes"]]
     for level, result in payload["levels"].items():
         lines += ["", f"## {level} (sigma {result['noise_sigma']:.2f})", "",
                   "Best classical foreground PSNR, any filter at any setting: "

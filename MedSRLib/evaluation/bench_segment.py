@@ -85,7 +85,7 @@ def run_segment_bench(output: Path, model: str = "brain-tissue", device: str = "
     write_text_atomic(output / "segment.json", json.dumps(payload, indent=2) + "\n")
     m = payload["machine"]
     lines = ["# MedSR segmentation benchmark", "", f"Date {payload['date']}; model {payload['model']}; machine: {m['cpu']}, "
-             f"{m['cpu_cores_usable']} usable cores, torch {m['torch']}; device: {timing['device']}.", "",
+             f"{m['cpu_cores_usable']} usable cores ({m.get('torch_threads', '?')} torch threads), torch {m['torch']}; device: {timing['device']}.", "",
              f"Held out: {payload['held_out']}. Reference: {payload['reference_labels']}.", "",
              "| case | Dice CSF | Dice GM | Dice WM | mean Dice | time (s) |", "|---|---:|---:|---:|---:|---:|"]
     for name, case in cases.items():

@@ -163,6 +163,7 @@ def machine_description() -> Dict[str, str]:
         "python": platform.python_version(),
         "cpu": cpu,
         "cpu_cores_usable": str(usable),
+        "torch_threads": str(torch.get_num_threads()),
         "torch": torch.__version__,
         "device": "CPU (classical methods run on the CPU)",
     }

@@ -99,8 +99,26 @@ def noise2self(
     return _finish(volume, estimate[0], offset, scale, sigma, "denoise")
 
 
+#: the noise-level input channel holds this times sigma in the scaled image's units (about 0.1-1.2 for 1-12 %)
+NOISE_LEVEL_GAIN = 10.0
+
+
+def autoencoder_input(image: np.ndarray, sigma: float, in_channels: int) -> np.ndarray:
+    """The network's input: the scaled image, and for a noise-conditioned model (2 input channels) a constant
+    channel of NOISE_LEVEL_GAIN * sigma, sigma in the scaled image's units."""
+    if in_channels == 1:
+        return image
+    if in_channels != 2:
+        raise MedSRError(f"a denoising autoencoder takes 1 or 2 input channels, not {in_channels}")
+    return np.stack([image, np.full_like(image, NOISE_LEVEL_GAIN * sigma)])
+
+
 def autoencoder(volume: Volume, progress: Progress = SILENT, sigma: Optional[float] = None, device: str = "auto", model: str = "denoise-ae") -> Volume:
-    """The pretrained 3-D denoising autoencoder of the catalog (trained on MNI data with simulated Rician noise)."""
+    """The pretrained 3-D denoising autoencoder of the catalog (trained on MNI data with simulated Rician noise).
+
+    A noise-conditioned model is told the noise level: ``sigma`` when given,
+    else the estimate from the volume (the same estimator fed it in training).
+    """
     from ..inference import predict
     from ..models import load_model
 
@@ -109,7 +127,8 @@ def autoencoder(volume: Volume, progress: Progress = SILENT, sigma: Optional[flo
     sigma = estimate_noise_sigma(volume) if sigma is None else float(sigma)
     offset, scale = _scale_of(volume)
     image = ((volume.as_float32() - offset) / scale).astype(np.float32)
-    estimate, _ = predict(network, image, device=device, overlap=0.25, multiple=entry["input"].get("multiple", 8), progress=progress)
+    inputs = autoencoder_input(image, sigma / scale, entry["architecture"]["arguments"].get("in_channels", 1))
+    estimate, _ = predict(network, inputs, device=device, overlap=0.25, multiple=entry["input"].get("multiple", 8), progress=progress)
     # the autoencoder was trained to output the noise-free signal itself, so no Rician correction on top
     out = (np.clip(estimate[0], 0 if volume.modality == "MR" else None, None) * scale + offset).astype(np.float32)
     steps = ",".join(filter(None, [volume.metadata.get("enhance"), "ae"]))

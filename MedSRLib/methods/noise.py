@@ -21,7 +21,12 @@ from ..volume import Volume
 
 def estimate_noise_sigma(volume: Volume, mask: np.ndarray | None = None) -> float:
     """Standard deviation of the noise, in the volume's units."""
-    array = volume.as_float32().astype(np.float64)
+    return noise_sigma_of_array(volume.as_float32(), mask)
+
+
+def noise_sigma_of_array(array: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """:func:`estimate_noise_sigma` of a bare array; ``mask`` defaults to its Otsu foreground, holes filled."""
+    array = np.asarray(array, dtype=np.float64)
     n = [s - s % 2 for s in array.shape]
     if min(n) < 2:
         raise MedSRError("the volume is too small to estimate its noise")
@@ -34,9 +39,9 @@ def estimate_noise_sigma(volume: Volume, mask: np.ndarray | None = None) -> floa
                 hhh += sign * a[di::2, dj::2, dk::2]
     hhh /= np.sqrt(8.0)
     if mask is None:
-        from ..metrics import foreground_mask
+        from ..metrics.intensity import foreground_of_array
 
-        mask = foreground_mask(volume)
+        mask = foreground_of_array(array)
     inside = mask[: n[0] : 2, : n[1] : 2, : n[2] : 2]
     coefficients = hhh[inside] if inside.sum() > 1000 else hhh.ravel()
     return float(np.median(np.abs(coefficients)) / 0.6745)

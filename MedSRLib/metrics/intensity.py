@@ -30,12 +30,14 @@ def default_data_range(reference: np.ndarray) -> float:
 
 def foreground_mask(reference: Volume) -> np.ndarray:
     """Voxels above the reference's Otsu threshold, holes filled: the object, not the air around it."""
-    from ..io.convert import sitk_from_volume
+    return foreground_of_array(reference.array)
 
-    image = sitk.Cast(sitk_from_volume(reference), sitk.sitkFloat32)
-    mask = sitk.OtsuThreshold(image, 0, 1)
-    mask = sitk.BinaryFillhole(mask)
-    return sitk.GetArrayFromImage(mask).T.astype(bool)
+
+def foreground_of_array(array: np.ndarray) -> np.ndarray:
+    """:func:`foreground_mask` of a bare array (neither rule depends on the spacing)."""
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array, dtype=np.float32))
+    mask = sitk.BinaryFillhole(sitk.OtsuThreshold(image, 0, 1))
+    return sitk.GetArrayFromImage(mask).astype(bool)
 
 
 def ssim_map(reference: np.ndarray, test: np.ndarray, data_range: float) -> np.ndarray:

@@ -27,18 +27,22 @@ class ResidualUNet(torch.nn.Module):
     and they get a gradient from the first step. (A zero scalar gain in front
     of a randomly initialised U-Net, tried first, stayed near zero while the
     raw U-Net output grew, and the network barely learnt.)
+
+    Input channels beyond the output's (a noise-level map, say) condition the
+    correction and are not part of the residual.
     """
 
     def __init__(self, **kwargs):
         super().__init__()
         self.unet = _unet(**kwargs)
+        self.out_channels = kwargs.get("out_channels", 1)
         for layer in [m for m in self.unet.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)][-2:]:
             torch.nn.init.zeros_(layer.weight)
             torch.nn.init.zeros_(layer.bias)
         self.gain = torch.nn.Parameter(torch.ones(1))
 
     def forward(self, x):
-        return x + self.gain * self.unet(x)
+        return x[:, : self.out_channels] + self.gain * self.unet(x)
 
 
 class NeighbourResidualUNet(torch.nn.Module):

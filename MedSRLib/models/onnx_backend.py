@@ -26,13 +26,14 @@ AGREEMENT_TOLERANCE = 1e-3
 def export_onnx(name: str, path: Path, folder: Optional[Path] = None) -> Dict:
     """Write catalog model ``name`` as ONNX to ``path``; returns its sha256 and the torch/ONNX agreement."""
     network, entry = load_model(name, folder)
-    example = torch.zeros((1, 1) + (32,) * 3)
+    channels = entry["architecture"].get("arguments", {}).get("in_channels", 1)  # 2 for a noise-conditioned denoiser
+    example = torch.zeros((1, channels) + (32,) * 3)
     axes = {0: "batch", 2: "i", 3: "j", 4: "k"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(network, example, str(path), input_names=["image"], output_names=["output"],
                           dynamic_axes={"image": axes, "output": axes}, opset_version=OPSET, dynamo=False)
-    check = torch.from_numpy(np.random.default_rng(0).random((1, 1, 48, 40, 32), dtype=np.float32))
+    check = torch.from_numpy(np.random.default_rng(0).random((1, channels, 48, 40, 32), dtype=np.float32))
     with torch.no_grad():
         expected = network(check).numpy()
     actual = OnnxNetwork(path, "cpu")(check).numpy()

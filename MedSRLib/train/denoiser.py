@@ -9,6 +9,11 @@ around it so that the scale a whole noisy volume gets does not matter.
 Each patch's L1 is divided by its noise level: with the plain L1 the errors at
 12 % noise outweigh those at 1-3 % several times over, and the network learnt to
 smooth low-noise images (the brain's outline most) as if they were noisy.
+The network is told the noise level (a second input channel, 0.5.0): without it
+one set of weights must denoise every level alike, and weighting the loss only
+moved the error from one level to another. The level it is told is the
+estimate from the noisy image itself (the patch in training, the volume at
+inference), never the true sigma, so training sees the estimator's errors.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import numpy as np
 import torch
 
 from ..inference import predict, resolve_device
+from ..methods.denoise import autoencoder_input
+from ..methods.noise import noise_sigma_of_array
 from ..metrics.intensity import psnr_from_mse
 from ..progress import SILENT, Progress
 from ..simulate import add_noise
@@ -31,10 +38,10 @@ from .tissue import HELD_OUT_K_START, T1_REFERENCE, TRAIN_K_END, load_tissue_dat
 # level's strided convolution, so with stride 2 at the top (0.2.0) every correction passed through half
 # resolution. Measured on the held-out slab, the full-resolution level raised foreground PSNR by 1.0-1.4 dB and
 # edge PSNR by 1.5 dB (0.3.0); that model still softened the brain's outline by about a voxel, which the
-# per-noise-level loss below (0.4.0) reduced.
+# per-noise-level loss below (0.4.0) reduced. The second input channel is the noise level (0.5.0).
 ARCHITECTURE = {
     "name": "medsr.ResidualUNet",
-    "arguments": {"spatial_dims": 3, "in_channels": 1, "out_channels": 1, "channels": [8, 16, 32, 64, 128], "strides": [1, 2, 2, 2], "num_res_units": 1, "norm": None},
+    "arguments": {"spatial_dims": 3, "in_channels": 2, "out_channels": 1, "channels": [8, 16, 32, 64, 128], "strides": [1, 2, 2, 2], "num_res_units": 1, "norm": None},
 }
 PATCH = 40
 NOISE_RANGE = (0.01, 0.12)
@@ -66,6 +73,15 @@ def noisy_pair(clean: np.ndarray, rng: np.random.Generator):
     return (np.sqrt(real * real + imaginary * imaginary) * scale).astype(np.float32), (clean * scale).astype(np.float32), level
 
 
+def input_channels(network) -> int:
+    return next(m for m in network.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)).in_channels
+
+
+def network_input(noisy: np.ndarray, in_channels: int) -> np.ndarray:
+    """What the network is given for a noisy image: the image, and for a conditioned network its estimated noise level."""
+    return autoencoder_input(noisy, noise_sigma_of_array(noisy) if in_channels > 1 else 0.0, in_channels)
+
+
 def foreground_weights(clean: torch.Tensor) -> torch.Tensor:
     """Loss weights: 1 in the air around the head, 4 where there is tissue (the image, not the empty background)."""
     return 1.0 + 3.0 * (clean > 0.05).float()
@@ -89,7 +105,7 @@ def held_out_psnr(network, data, device: str = "cpu", seed: int = 1) -> Dict[str
     out = {}
     for level in VALIDATION_LEVELS:
         noisy = add_noise(truth, "rician", level, np.random.default_rng(seed))  # sigma = level * max, as the benchmark
-        estimate, _ = predict(network, noisy, device=device, patch_size=(96, 96, 64), overlap=0.25, multiple=8)
+        estimate, _ = predict(network, network_input(noisy, input_channels(network)), device=device, patch_size=(96, 96, 64), overlap=0.25, multiple=8)
         error = (np.clip(estimate[0], 0, None) - truth)[:, :, k:] ** 2
         out[f"rician {level:.0%}"] = psnr_from_mse(float(error.mean()), 1.0)
         out[f"rician {level:.0%} foreground"] = psnr_from_mse(float(error[foreground].mean()), 1.0)
@@ -109,7 +125,9 @@ def train_denoiser(output: Path, steps: int = 1500, batch: int = 4, learning_rat
 
     def loss_of_batch():
         noisy, clean, levels = zip(*(noisy_pair(clean_patch(data, rng), rng) for _ in range(batch)))
-        prediction = network(torch.from_numpy(np.stack(noisy)[:, None]).to(target))
+        channels = ARCHITECTURE["arguments"]["in_channels"]
+        inputs = np.stack([network_input(image, channels).reshape((channels,) + image.shape) for image in noisy])
+        prediction = network(torch.from_numpy(inputs).to(target))
         clean = torch.from_numpy(np.stack(clean)[:, None]).to(target)
         weights = foreground_weights(clean)
         if per_noise_level:

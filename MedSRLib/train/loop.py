@@ -62,17 +62,36 @@ class Clock:
 
 
 def load_initial_weights(network: torch.nn.Module, init: str) -> None:
-    """Start from a checkpoint folder of an earlier run or from a catalog model (by name)."""
+    """Start from a checkpoint folder of an earlier run or from a catalog model (by name).
+
+    A network with more input channels than the one it starts from (a
+    conditioning channel added) gets the old weights for the old channels and
+    zeros for the new ones, so it starts as the old network exactly.
+    """
     from safetensors.torch import load_file
 
     from ..models import load_model
 
     path = Path(init)
     if (path / "checkpoint.safetensors").exists():
-        network.load_state_dict(checkpoint_weights(load_file(str(path / "checkpoint.safetensors"))))
-        return
-    trained, _ = load_model(init)
-    network.load_state_dict(trained.state_dict())
+        weights = checkpoint_weights(load_file(str(path / "checkpoint.safetensors")))
+    else:
+        weights = load_model(init)[0].state_dict()
+    network.load_state_dict(widen_input_channels(weights, network.state_dict()))
+
+
+def widen_input_channels(weights: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """``weights`` with each convolution kernel that has fewer input channels (dimension 1) than ``target``'s
+    padded with zeros; any other difference of shape is left for load_state_dict to refuse."""
+    widened = dict(weights)
+    for key, value in weights.items():
+        wanted = target.get(key)
+        if (wanted is not None and value.ndim >= 3 and value.ndim == wanted.ndim and value.shape[0] == wanted.shape[0]
+                and value.shape[2:] == wanted.shape[2:] and value.shape[1] < wanted.shape[1]):
+            padded = torch.zeros_like(wanted)
+            padded[:, : value.shape[1]] = value
+            widened[key] = padded
+    return widened
 
 
 def prepare_run(architecture: Dict, learning_rate: float, steps: int, output: Path, resume: bool, device, seed: int,

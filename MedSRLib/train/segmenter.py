@@ -66,17 +66,20 @@ def train_segmenter(
     log=print,
     init: Optional[str] = None,
     real_fraction: float = 0.7,
+    norm=None,
 ) -> Dict:
     """Train, validating on the held-out part; returns the final state with its history.
 
     ``init``: start from a checkpoint folder or a catalog model (continued training).
     ``real_fraction``: share of patches from the real T1 rather than a synthetic contrast.
+    ``norm``: the U-Net's normalisation layers, as MONAI names them (default: ARCHITECTURE's).
     """
     from monai.losses import DiceCELoss
 
     target = resolve_device(device)
     data = load_tissue_data()
-    network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, output, resume, target, seed, init)
+    architecture = ARCHITECTURE if norm is None else dict(ARCHITECTURE, arguments=dict(ARCHITECTURE["arguments"], norm=norm))
+    network, optimizer, schedule, state = prepare_run(architecture, learning_rate, steps, output, resume, target, seed, init)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     rng = np.random.default_rng(seed + state["step"])
     synth = SyntheticContrast(real_fraction=real_fraction)

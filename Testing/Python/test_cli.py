@@ -64,6 +64,22 @@ def test_enhance_steps(tmp_path, capsys, crop_file):
     assert read_volume(tmp_path / "e.nrrd").metadata["enhance"] == "n4,curvature-flow"
 
 
+def test_enhance_takes_the_noise_level_for_learned_denoisers_only(tmp_path, capsys, crop_file):
+    noisy = read_volume(crop_file)
+    from MedSRLib.simulate import add_noise
+
+    noisy = noisy.with_array(add_noise(noisy.as_float32(), "rician", 0.03, np.random.default_rng(0)))  # sigma 7.65
+    write_volume(noisy, tmp_path / "noisy.nrrd")
+    code, _, err = run(capsys, "enhance", tmp_path / "noisy.nrrd", tmp_path / "a.nrrd", "--method", "n4", "--noise-sigma", 8, "--quiet")
+    assert_one_line_error(code, err, "--noise-sigma is for the learned denoisers")
+    code, _, err = run(capsys, "enhance", tmp_path / "noisy.nrrd", tmp_path / "a.nrrd", "--method", "ae", "--noise-sigma", -1, "--quiet")
+    assert_one_line_error(code, err, "--noise-sigma must be a positive number")
+    assert not (tmp_path / "a.nrrd").exists()
+    code, _, _ = run(capsys, "enhance", tmp_path / "noisy.nrrd", tmp_path / "a.nrrd", "--steps", "n4,ae", "--noise-sigma", 8,
+                     "--device", "cpu", "--quiet")
+    assert code == 0 and float(read_volume(tmp_path / "a.nrrd").metadata["noise_sigma"]) == 8.0
+
+
 def test_eval_label_maps(tmp_path, capsys):
     gm = read_volume(sample_path("gm"))
     labels = gm.with_array((gm.array > 127).astype(np.uint8))

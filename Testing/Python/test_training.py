@@ -50,3 +50,27 @@ def test_elastic_displacement_is_smooth_and_of_the_asked_size():
         determinant = np.linalg.det(np.moveaxis(jacobian, (0, 1), (-2, -1)))
         assert determinant.min() > 0.2  # smooth and invertible: no folding
     assert not _elastic_displacement(shape, np.random.default_rng(0), voxels=0.0).any()
+
+
+
+def test_a_network_given_a_conditioning_channel_starts_as_the_network_it_grew_from(t1_crop):
+    import numpy as np
+    import torch
+
+    from MedSRLib.models import build_network
+    from MedSRLib.train.denoiser import ARCHITECTURE, network_input
+    from MedSRLib.train.loop import widen_input_channels
+
+    single = dict(ARCHITECTURE, arguments=dict(ARCHITECTURE["arguments"], in_channels=1))
+    torch.manual_seed(0)
+    old, grown = build_network(single), build_network(dict(single, arguments=dict(single["arguments"], in_channels=2)))
+    with torch.no_grad():
+        for parameter in old.parameters():  # not the identity the fresh network starts as
+            parameter.normal_(0.0, 0.1)
+    grown.load_state_dict(widen_input_channels(old.state_dict(), grown.state_dict()))
+    image = (t1_crop.as_float32()[:40, :40, :40] / 228.0).astype(np.float32)
+    with torch.no_grad():
+        before = old(torch.from_numpy(image)[None, None])
+        after = grown(torch.from_numpy(network_input(image, 2))[None])
+    assert not torch.allclose(before, torch.from_numpy(image)[None, None], atol=1e-3)
+    assert torch.allclose(before, after, atol=1e-6)
