@@ -46,9 +46,8 @@ def segment(
 
     The network works at the model's spacing (1 mm): the input is resampled
     onto that grid of the same field of view (resampling contract), segmented
-    patch-wise (in windows of the training patch when the catalog names it, as
-    nnU-Net does, else the largest that fits in memory), and the class
-    probabilities are brought back to the input grid before the most probable label is taken. ``on_working_grid`` keeps the
+    patch-wise, and the class probabilities are brought back to the input grid
+    before the most probable label is taken. ``on_working_grid`` keeps the
     labels on the finer working grid instead (``medsr segment --sr``).
     """
     check_finite(volume)
@@ -65,9 +64,8 @@ def segment(
     image = resample_to_grid(volume.array, volume.grid, working, "bspline")
     image = _normalise(image)
     logits, report = predict(
-        network, image, device=device, patch_size=entry["input"].get("patch"), overlap=0.25,
-        bytes_per_voxel=entry["input"].get("bytes_per_voxel", 4096), multiple=entry["input"].get("multiple", 8),
-        progress=progress.sub(0.05, 0.9),
+        network, image, device=device, overlap=0.25, bytes_per_voxel=entry["input"].get("bytes_per_voxel", 4096),
+        multiple=entry["input"].get("multiple", 8), progress=progress.sub(0.05, 0.9),
     )
     probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy()
     grid = working if on_working_grid else volume.grid

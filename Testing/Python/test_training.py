@@ -74,3 +74,18 @@ def test_a_network_given_a_conditioning_channel_starts_as_the_network_it_grew_fr
         after = grown(torch.from_numpy(network_input(image, 2))[None])
     assert not torch.allclose(before, torch.from_numpy(image)[None, None], atol=1e-3)
     assert torch.allclose(before, after, atol=1e-6)
+
+
+def test_segmenter_training_takes_the_normalisation_and_validates_on_held_out_labels(tmp_path):
+    import torch
+
+    from MedSRLib.train.segmenter import train_segmenter
+
+    result = train_segmenter(tmp_path, steps=2, batch=1, validate_every=100, device="cpu", log=lambda s: None,
+                             norm=["instance", {"affine": True}])
+    kinds = {type(m) for m in result["network"].modules()}
+    assert torch.nn.InstanceNorm3d in kinds and not any(issubclass(k, torch.nn.modules.batchnorm._BatchNorm) for k in kinds)
+    dice = result["state"]["history"][-1]["held_out_dice"]
+    assert set(dice) == {"cerebrospinal fluid", "grey matter", "white matter", "mean"}
+    assert all(0.0 <= v <= 1.0 for v in dice.values())
+    assert (tmp_path / "checkpoint.safetensors").exists() and json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 2
