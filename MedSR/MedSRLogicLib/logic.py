@@ -69,6 +69,8 @@ class Request:
     dataConsistency: bool = True
     uncertainty: bool = False
     showResult: bool = True
+    #: noise standard deviation (the volume's units) for the learned denoisers; None: estimated from the volume
+    noiseSigma: Optional[float] = None
 
 
 @dataclass
@@ -323,15 +325,21 @@ class MedSRLogic:
         planNotes: List[str] = []
         name = volumeNode.GetName()
         source = "input.nrrd"
+        if request.noiseSigma is not None and request.task not in (ENHANCEMENT, CHAIN):
+            raise ProcessingError("a noise level is for the learned denoisers of enhancement, not for super-resolution")
         if request.task in (ENHANCEMENT, CHAIN):
             if not request.steps:
                 raise ProcessingError("give at least one enhancement step")
-            for step in request.steps:
-                registry.get(ENHANCEMENT, step)
+            families = [_info(registry.get(ENHANCEMENT, step)).family for step in request.steps]
             output = "enhanced.nrrd" if request.task == CHAIN else "output.nrrd"
-            steps.append(_Step("enhance", f"Enhancement ({', '.join(request.steps)})",
-                               ["enhance", source, output, "--steps", ",".join(request.steps),
-                                "--device", _CLI_DEVICES[request.device]]))
+            arguments = ["enhance", source, output, "--steps", ",".join(request.steps), "--device", _CLI_DEVICES[request.device]]
+            if request.noiseSigma is not None:
+                if not request.noiseSigma > 0:
+                    raise ProcessingError(f"the noise level must be a positive number, not {request.noiseSigma:g}")
+                if "learned" not in families:
+                    raise ProcessingError("a noise level is for the learned denoisers (denoise, ae); none of the steps is one")
+                arguments += ["--noise-sigma", repr(float(request.noiseSigma))]
+            steps.append(_Step("enhance", f"Enhancement ({', '.join(request.steps)})", arguments))
             source, name = output, f"{name} enhanced {'+'.join(request.steps)}"
         if request.task in (SUPER_RESOLUTION, CHAIN):
             method = _info(registry.get(SUPER_RESOLUTION, request.method))

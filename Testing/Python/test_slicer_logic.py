@@ -200,6 +200,21 @@ def test_unknown_method_is_reported_and_adds_nothing(logic, logics, t1, scratch)
     assert logics.scene.GetNumberOfNodes() == count and list(scratch.iterdir()) == []
 
 
+def test_the_noise_level_reaches_the_learned_denoiser(logic, logics, t1, scratch):
+    count = logics.scene.GetNumberOfNodes()
+    with pytest.raises(ProcessingError, match="a noise level is for the learned denoisers"):
+        logic.enhance(t1, ["n4"], noiseSigma=5.0)
+    with pytest.raises(ProcessingError, match="must be a positive number"):
+        logic.enhance(t1, ["ae"], noiseSigma=0.0)
+    with pytest.raises(ProcessingError, match="not for super-resolution"):
+        logic.superResolve(t1, scale=2, method="linear", noiseSigma=5.0)
+    assert logics.scene.GetNumberOfNodes() == count and list(scratch.iterdir()) == []
+    source = slicer_array(t1).astype(np.float32)
+    low, high = (slicer_array(logic.enhance(t1, ["ae"], noiseSigma=sigma)) for sigma in (2.0, 40.0))
+    # told more noise, the autoencoder smooths more (measured 2.1x the change with 0.5.0)
+    assert np.abs(high - source).mean() > 1.2 * np.abs(low - source).mean()
+
+
 def test_an_error_in_the_child_is_reported_and_adds_nothing(logic, logics, t1_block, scratch):
     # N4 refuses negative intensities: the child process fails with MedSRLib's own message
     shifted = add_volume(logics.scene, t1_block[0].astype(np.float32) - float(t1_block[0].mean()), t1_block[1], "shifted")
