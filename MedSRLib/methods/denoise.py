@@ -104,10 +104,10 @@ NOISE_LEVEL_GAIN = 10.0
 
 
 def autoencoder_input(image: np.ndarray, sigma: float, in_channels: int) -> np.ndarray:
-    """The network's input: the scaled image, and for a noise-conditioned model (2 input channels) a constant
-    channel of NOISE_LEVEL_GAIN * sigma, sigma in the scaled image's units."""
+    """The network's input, channels first: the scaled image, and for a noise-conditioned model (2 input
+    channels) a constant channel of NOISE_LEVEL_GAIN * sigma, sigma in the scaled image's units."""
     if in_channels == 1:
-        return image
+        return image[None]
     if in_channels != 2:
         raise MedSRError(f"a denoising autoencoder takes 1 or 2 input channels, not {in_channels}")
     return np.stack([image, np.full_like(image, NOISE_LEVEL_GAIN * sigma)])

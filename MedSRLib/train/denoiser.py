@@ -126,7 +126,7 @@ def train_denoiser(output: Path, steps: int = 1500, batch: int = 4, learning_rat
     def loss_of_batch():
         noisy, clean, levels = zip(*(noisy_pair(clean_patch(data, rng), rng) for _ in range(batch)))
         channels = ARCHITECTURE["arguments"]["in_channels"]
-        inputs = np.stack([network_input(image, channels).reshape((channels,) + image.shape) for image in noisy])
+        inputs = np.stack([network_input(image, channels) for image in noisy])
         prediction = network(torch.from_numpy(inputs).to(target))
         clean = torch.from_numpy(np.stack(clean)[:, None]).to(target)
         weights = foreground_weights(clean)
