@@ -103,6 +103,8 @@ class MedSRParameterNode:
     dataConsistency: bool = True
     uncertaintyMap: bool = False
     referenceVolume: vtkMRMLScalarVolumeNode
+    #: noise standard deviation for the learned denoisers, in the volume's units; 0: estimated from the volume
+    noiseSigma: Annotated[float, WithinRange(0.0, 1.0e6)] = 0.0
 
 
 #
@@ -192,6 +194,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         bySpacing = p.targetMode == TargetMode.SPACING
         for widget, shown in ((self.ui.methodLabel, choosing), (self.ui.methodComboBox, choosing),
                               (self.ui.stepsLabel, enhancing), (self.ui.enhanceStepsLineEdit, enhancing),
+                              (self.ui.noiseSigmaLabel, enhancing), (self.ui.noiseSigmaSpinBox, enhancing),
                               (self.ui.targetLabel, resampling), (self.ui.targetModeComboBox, resampling),
                               (self.ui.spacingLabel, resampling and bySpacing), (self.ui.spacingWidget, resampling and bySpacing),
                               (self.ui.scaleLabel, resampling and not bySpacing), (self.ui.scaleSpinBox, resampling and not bySpacing)):
@@ -263,12 +266,14 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _request(self) -> Request:
         p = self._parameterNode
         resampling = p.task in (Task.SUPER_RESOLUTION, Task.CHAIN)
+        enhancing = p.task in (Task.ENHANCEMENT, Task.CHAIN)
         steps = tuple(step.strip() for step in p.enhanceSteps.split(",") if step.strip())
         spacing = (p.spacingI, p.spacingJ, p.spacingK) if resampling and p.targetMode == TargetMode.SPACING else None
         scale = (p.scale,) * 3 if resampling and p.targetMode == TargetMode.SCALE else None
-        return Request(task=p.task.value, method=p.method, steps=steps if p.task in (Task.ENHANCEMENT, Task.CHAIN) else (),
+        return Request(task=p.task.value, method=p.method, steps=steps if enhancing else (),
                        spacing=spacing, scale=scale, device=p.device.value,
-                       dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap)
+                       dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap,
+                       noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None)
 
     def _pollJob(self) -> None:
         if self._job is not None:

@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch", type=int, default=32, help="sr: training patch side, voxels (32)")
     p.add_argument("--real-fraction", type=float, default=0.7,
                    help="segment: share of patches from the real T1, the rest synthetic contrasts (0.7)")
+    p.add_argument("--average-weights", type=float, metavar="DECAY",
+                   help="segment, denoise: validate and publish an exponential moving average of the weights with this "
+                        "decay (e.g. 0.999) instead of the last step's")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, default=None, help="patches per step and process (sr 4, denoise 4, segment 2)")
     p.add_argument("--learning-rate", type=float, default=None,
@@ -430,6 +433,10 @@ def cmd_train(args) -> int:
 
     if args.task != "sr" and (args.data or args.gan):
         raise MedSRError("--data and --gan are options of `medsr train sr`")
+    if args.average_weights is not None and args.task == "sr":
+        raise MedSRError("--average-weights is an option of `medsr train segment` and `medsr train denoise`")
+    if args.average_weights is not None and not 0.0 < args.average_weights < 1.0:
+        raise MedSRError(f"--average-weights must lie strictly between 0 and 1 (e.g. 0.999), not {args.average_weights}")
     if args.task == "sr":
         from ..sample_data import sample_path
         from ..io.cohort import rank_and_world
@@ -449,6 +456,7 @@ def cmd_train(args) -> int:
         else:
             from ..train.denoiser import train_denoiser as train
         options = {"real_fraction": args.real_fraction} if args.task == "segment" else {}
+        options["average_decay"] = args.average_weights
         with progress_bar(f"train {args.task}", not args.quiet) as progress:
             result = train(Path(args.output), args.steps, args.batch or (2 if args.task == "segment" else 4), args.learning_rate or 2e-3, args.seed,
                            args.device, args.validate_every, args.resume, progress, init=args.init, **options)

@@ -30,7 +30,7 @@ from ..methods.noise import noise_sigma_of_array
 from ..metrics.intensity import psnr_from_mse
 from ..progress import SILENT, Progress
 from ..simulate import add_noise
-from .loop import prepare_run, run_steps
+from .loop import prepare_run, run_steps, weight_average
 from .synth import _bias_field
 from .tissue import HELD_OUT_K_START, T1_REFERENCE, TRAIN_K_END, load_tissue_data, training_window
 
@@ -115,12 +115,15 @@ def held_out_psnr(network, data, device: str = "cpu", seed: int = 1) -> Dict[str
 
 def train_denoiser(output: Path, steps: int = 1500, batch: int = 4, learning_rate: float = 1e-3, seed: int = 0,
                    device: str = "auto", validate_every: int = 250, resume: bool = False, progress: Progress = SILENT, log=print,
-                   init: Optional[str] = None, per_noise_level: bool = True) -> Dict:
+                   init: Optional[str] = None, per_noise_level: bool = True, average_decay: Optional[float] = None) -> Dict:
     """Train the autoencoder; with ``per_noise_level`` each patch's L1 is divided by its noise level (relative to the
-    middle of NOISE_RANGE), so that the low levels, whose errors are small, weigh as much as the high ones."""
+    middle of NOISE_RANGE), so that the low levels, whose errors are small, weigh as much as the high ones.
+    ``average_decay``: validate and publish an exponential moving average of the weights (see weight_average)."""
     target = resolve_device(device)
     data = load_tissue_data()
     network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, output, resume, target, seed, init)
+    average = weight_average(network, average_decay, output if resume else None) if average_decay else None
+    evaluated = network if average is None else average.module
     rng = np.random.default_rng(seed + state["step"])
 
     def loss_of_batch():
@@ -135,6 +138,6 @@ def train_denoiser(output: Path, steps: int = 1500, batch: int = 4, learning_rat
         return (weights * (prediction - clean).abs()).mean()
 
     state = run_steps(network, optimizer, schedule, state, steps, loss_of_batch,
-                      lambda: held_out_psnr(network, data, str(target)), "held_out_psnr_db",
-                      validate_every, output, target, progress, log)
-    return {"state": state, "network": network}
+                      lambda: held_out_psnr(evaluated, data, str(target)), "held_out_psnr_db",
+                      validate_every, output, target, progress, log, average=average)
+    return {"state": state, "network": evaluated}

@@ -1,4 +1,5 @@
-"""Pieces every training loop shares: resumable checkpoints (safetensors + JSON, no pickle) and logging."""
+"""Pieces every training loop shares: resumable checkpoints (safetensors + JSON, no pickle), an optional running
+average of the weights, and logging."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ import torch
 from ..io.writing import write_text_atomic
 
 
-def save_checkpoint(folder: Path, network: torch.nn.Module, optimizer: torch.optim.Optimizer, state: Dict) -> None:
-    """Weights and optimiser moments as safetensors, counters and history as JSON; written then renamed."""
+def save_checkpoint(folder: Path, network: torch.nn.Module, optimizer: torch.optim.Optimizer, state: Dict,
+                    average: Optional[torch.nn.Module] = None) -> None:
+    """Weights, optimiser moments and the weight average (if any) as safetensors, counters and history as JSON;
+    written then renamed."""
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    if average is not None:
+        tensors.update({f"average.{k}": v.detach().cpu().contiguous() for k, v in average.state_dict().items()})
     for index, (key, value) in enumerate(_optimizer_tensors(optimizer)):
         tensors[f"optim.{index}.{key}"] = value
     save_file(tensors, str(folder / "checkpoint.safetensors.tmp"))
@@ -33,9 +38,35 @@ def _optimizer_tensors(optimizer):
                 yield key, group_state[key].detach().cpu().contiguous()
 
 
+def _with_prefix(tensors: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def checkpoint_weights(tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """The network's state dict inside the tensors of a checkpoint written by :func:`save_checkpoint`."""
-    return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    """The weights to use from a checkpoint written by :func:`save_checkpoint`: the running average when the run
+    kept one (that is what it validated), else the network's own state dict."""
+    return _with_prefix(tensors, "average.module.") or _with_prefix(tensors, "model.")
+
+
+def weight_average(network: torch.nn.Module, decay: float, resume_from: Optional[Path] = None) -> torch.nn.Module:
+    """An exponential moving average of ``network``'s weights and buffers (batch-norm statistics included),
+    updated after every optimiser step by :func:`run_steps`; restored from ``resume_from``'s checkpoint if it has one.
+
+    Validating and publishing the average rather than the last step's weights
+    smooths the step-to-step noise of small-batch training (Polyak averaging).
+    """
+    from safetensors.torch import load_file
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"the weight-average decay must lie strictly between 0 and 1, not {decay}")
+    average = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    path = None if resume_from is None else Path(resume_from) / "checkpoint.safetensors"
+    if path is not None and path.exists():
+        saved = _with_prefix(load_file(str(path)), "average.")
+        if saved:
+            average.load_state_dict(saved)
+    return average
 
 
 def load_checkpoint(folder: Path, network: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Dict:
@@ -43,7 +74,7 @@ def load_checkpoint(folder: Path, network: torch.nn.Module, optimizer: torch.opt
     from safetensors.torch import load_file
 
     tensors = load_file(str(folder / "checkpoint.safetensors"))
-    network.load_state_dict(checkpoint_weights(tensors))
+    network.load_state_dict(_with_prefix(tensors, "model."))
     state = json.loads((folder / "checkpoint.json").read_text())
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for index, param in enumerate(params):
@@ -125,8 +156,11 @@ def prepare_run(architecture: Dict, learning_rate: float, steps: int, output: Pa
 def run_steps(network, optimizer, schedule, state: Dict, steps: int, loss_of_batch: Callable[[], torch.Tensor],
               validate: Callable[[], Dict], validation_key: str, validate_every: int, output: Path, device, progress,
               log, is_main: bool = True, saved_network: torch.nn.Module | None = None,
-              save_extra: Callable[[], None] | None = None) -> Dict:
+              save_extra: Callable[[], None] | None = None, average: torch.nn.Module | None = None) -> Dict:
     """The loop every trainer shares: step, log the running loss, validate and checkpoint every few steps.
+
+    With ``average`` (from :func:`weight_average`) the average is updated
+    after every step and checkpointed too; ``validate`` should then measure it.
 
     Under DistributedDataParallel every process steps; only the main one
     (``is_main``) validates, logs and writes checkpoints of ``saved_network``
@@ -146,6 +180,8 @@ def run_steps(network, optimizer, schedule, state: Dict, steps: int, loss_of_bat
         loss.backward()
         optimizer.step()
         schedule.step()
+        if average is not None:
+            average.update_parameters(saved_network)
         state["step"] += 1
         running.append(float(loss.detach()))
         progress.update(state["step"] / steps, f"step {state['step']}/{steps} loss {np.mean(running[-50:]):.4f}")
@@ -156,7 +192,7 @@ def run_steps(network, optimizer, schedule, state: Dict, steps: int, loss_of_bat
             state["seconds"] += clock.seconds()
             clock = Clock()
             log(json.dumps(entry))
-            save_checkpoint(output, saved_network, optimizer, state)
+            save_checkpoint(output, saved_network, optimizer, state, average)
             if save_extra:
                 save_extra()
     if device.type == "cuda":
@@ -165,5 +201,5 @@ def run_steps(network, optimizer, schedule, state: Dict, steps: int, loss_of_bat
         state["device"] = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     state["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     if is_main:
-        save_checkpoint(output, saved_network, optimizer, state)
+        save_checkpoint(output, saved_network, optimizer, state, average)
     return state

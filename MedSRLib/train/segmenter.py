@@ -10,7 +10,7 @@ import torch
 
 from ..inference import predict, resolve_device
 from ..progress import SILENT, Progress
-from .loop import prepare_run, run_steps
+from .loop import prepare_run, run_steps, weight_average
 from .synth import SyntheticContrast, normalise
 from .tissue import HELD_OUT_K_START, TRAIN_K_END, load_tissue_data, tissue_dice, training_window
 
@@ -67,12 +67,15 @@ def train_segmenter(
     init: Optional[str] = None,
     real_fraction: float = 0.7,
     norm=None,
+    average_decay: Optional[float] = None,
 ) -> Dict:
     """Train, validating on the held-out part; returns the final state with its history.
 
     ``init``: start from a checkpoint folder or a catalog model (continued training).
     ``real_fraction``: share of patches from the real T1 rather than a synthetic contrast.
     ``norm``: the U-Net's normalisation layers, as MONAI names them (default: ARCHITECTURE's).
+    ``average_decay``: keep an exponential moving average of the weights with this decay (e.g. 0.999), and
+    validate and publish it instead of the last step's weights.
     """
     from monai.losses import DiceCELoss
 
@@ -80,6 +83,8 @@ def train_segmenter(
     data = load_tissue_data()
     architecture = ARCHITECTURE if norm is None else dict(ARCHITECTURE, arguments=dict(ARCHITECTURE["arguments"], norm=norm))
     network, optimizer, schedule, state = prepare_run(architecture, learning_rate, steps, output, resume, target, seed, init)
+    average = weight_average(network, average_decay, output if resume else None) if average_decay else None
+    evaluated = network if average is None else average.module
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     rng = np.random.default_rng(seed + state["step"])
     synth = SyntheticContrast(real_fraction=real_fraction)
@@ -89,8 +94,8 @@ def train_segmenter(
         return loss_fn(network(images.to(target)), labels.to(target))
 
     state = run_steps(network, optimizer, schedule, state, steps, loss_of_batch,
-                      lambda: held_out_dice(network, data, device=str(target)), "held_out_dice",
-                      validate_every, output, target, progress, log)
-    return {"state": state, "network": network}
+                      lambda: held_out_dice(evaluated, data, device=str(target)), "held_out_dice",
+                      validate_every, output, target, progress, log, average=average)
+    return {"state": state, "network": evaluated}
 
 

@@ -146,6 +146,21 @@ def test_parameter_node_fields_are_typed(module):
     assert all(module.Task.label(t) for t in module.Task)
 
 
+def test_the_panel_passes_its_noise_level_to_enhancement_runs_only(module):
+    widget = module.MedSRWidget()
+    p = widget._parameterNode = module.MedSRParameterNode()
+    p.task, p.enhanceSteps = module.Task.ENHANCEMENT, "n4, ae"
+    request = widget._request()
+    assert request.task == "enhance" and request.steps == ("n4", "ae") and request.noiseSigma is None  # 0: estimated
+    p.noiseSigma = 12.5
+    assert widget._request().noiseSigma == 12.5
+    p.task = module.Task.CHAIN
+    assert widget._request().noiseSigma == 12.5
+    p.task = module.Task.SUPER_RESOLUTION
+    request = widget._request()
+    assert request.noiseSigma is None and request.steps == ()
+
+
 def test_logic_has_a_parameter_node(module):
     logic = module.MedSRLogic()
     wrapped = logic.getParameterNode()

@@ -89,3 +89,67 @@ def test_segmenter_training_takes_the_normalisation_and_validates_on_held_out_la
     assert set(dice) == {"cerebrospinal fluid", "grey matter", "white matter", "mean"}
     assert all(0.0 <= v <= 1.0 for v in dice.values())
     assert (tmp_path / "checkpoint.safetensors").exists() and json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 2
+
+
+def test_the_weight_average_is_an_exponential_moving_average_that_checkpoints_and_resumes(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from MedSRLib.models import build_network
+    from MedSRLib.train.denoiser import ARCHITECTURE
+    from MedSRLib.train.loop import checkpoint_weights, save_checkpoint, weight_average
+
+    network = build_network(ARCHITECTURE)
+    average = weight_average(network, 0.9)
+    first, second = {}, {}
+    with torch.no_grad():
+        for name, parameter in network.named_parameters():
+            parameter.normal_(0.0, 0.1)
+            first[name] = parameter.clone()
+        average.update_parameters(network)  # the first update copies
+        for name, parameter in network.named_parameters():
+            parameter.normal_(0.0, 0.1)
+            second[name] = parameter.clone()
+        average.update_parameters(network)
+    averaged = dict(average.module.named_parameters())
+    for name in first:
+        assert torch.allclose(averaged[name], 0.9 * first[name] + 0.1 * second[name], atol=1e-6), name
+
+    save_checkpoint(tmp_path, network, torch.optim.Adam(network.parameters()), {"step": 2}, average)
+    published = checkpoint_weights(load_file(str(tmp_path / "checkpoint.safetensors")))
+    assert set(published) == set(network.state_dict())
+    assert all(torch.equal(published[name], value) for name, value in average.module.state_dict().items())
+    assert not torch.equal(published[next(iter(first))], second[next(iter(first))])  # not the last step's weights
+    restored = weight_average(build_network(ARCHITECTURE), 0.9, resume_from=tmp_path)
+    assert int(restored.n_averaged) == 2
+    assert all(torch.equal(v, average.state_dict()[k]) for k, v in restored.state_dict().items())
+
+
+def test_a_weight_averaged_run_validates_the_average_and_keeps_it_over_a_resume(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from MedSRLib.train.loop import checkpoint_weights
+
+    first = train_denoiser(tmp_path, steps=2, batch=1, validate_every=100, device="cpu", log=lambda s: None,
+                           init="denoise-ae", learning_rate=1e-3, average_decay=0.5)
+    tensors = load_file(str(tmp_path / "checkpoint.safetensors"))
+    raw = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    published = checkpoint_weights(tensors)
+    # what was validated and is returned is the average, which lags the last step's weights
+    assert all(torch.equal(v, published[k]) for k, v in first["network"].state_dict().items())
+    assert any(not torch.equal(v, raw[k]) for k, v in published.items() if v.dtype.is_floating_point)
+    assert int(tensors["average.n_averaged"]) == 2
+    resumed = train_denoiser(tmp_path, steps=3, batch=1, validate_every=100, device="cpu", log=lambda s: None,
+                             resume=True, learning_rate=1e-3, average_decay=0.5)
+    assert int(load_file(str(tmp_path / "checkpoint.safetensors"))["average.n_averaged"]) == 3
+    assert resumed["state"]["step"] == 3 and len(resumed["state"]["history"]) == 2
+
+
+def test_train_refuses_a_weight_average_it_cannot_use(capsys):
+    from MedSRLib.cli.main import main
+
+    assert main(["train", "sr", "unused", "--average-weights", "0.99"]) != 0
+    assert main(["train", "denoise", "unused", "--average-weights", "1.5"]) != 0
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "option of `medsr train segment`" in errors[0] and "strictly between 0 and 1" in errors[1]
