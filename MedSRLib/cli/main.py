@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -117,9 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("output", help="label map; a Slicer colour table (.ctbl) and label volumes (.volumes.json) are written beside it")
     p.add_argument("--model", default="brain-tissue", help="segmentation model from the catalog (medsr models)")
-    p.add_argument("--sr", action="store_true", help="keep the labels on the model's finer working grid (1 mm) instead of the input grid")
+    p.add_argument("--sr", nargs="?", const="auto", metavar="METHOD",
+                   help="super-resolve the input onto the model's 1 mm grid first (METHOD: a `medsr sr` method, default auto: "
+                        "a pretrained network that covers the input, else self or Lanczos) and label that grid")
     p.add_argument("--instances", help="comma-separated labels whose connected components are numbered as instances (e.g. 1 for CSF spaces)")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch", help="run the network with torch or ONNX Runtime")
+    p.add_argument("--no-intensity-model", dest="intensity_model", action="store_false",
+                   help="use the network's probabilities alone, without refining them by the tissues' intensities fitted "
+                        "to this image (the refinement is skipped anyway for voxels over 1.5x the model's)")
     _device(p)
     _modality(p)
     _add_common_output(p)
@@ -402,17 +408,26 @@ def cmd_segment(args) -> int:
         check_output_path(path, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
     with progress_bar("segment", not args.quiet) as progress:
-        result = segment(volume, args.model, args.sr, args.device, instances_of, progress, args.backend)
+        result = segment(volume, args.model, device=args.device, instances_of=instances_of, progress=progress, backend=args.backend,
+                         intensity_model=args.intensity_model, super_resolution=args.sr)
     write_volume(result.labels, output, args.overwrite, [args.input])
     write_text_atomic(extras[0], colour_table_text(result.names, result.colours))
     summary = {"model": f"{result.model['name']} {result.model['version']}", "grid": repr(result.labels.grid),
                "device": result.report.device if result.report else None, "volumes_ml": result.volumes_ml}
+    if result.intensity_fit is not None:
+        summary["intensity_model"] = dataclasses.asdict(result.intensity_fit)
+    if result.super_resolved_by:
+        summary["super_resolved_by"] = result.super_resolved_by
     if instances_of:
         write_volume(result.instances, extras[2], args.overwrite, [args.input])
         summary["instances"] = result.instance_table
     write_text_atomic(extras[1], json.dumps(summary, indent=2) + "\n")
     for note in result.report.notes if result.report else []:
         print(f"note: {note}", file=sys.stderr)
+    if result.super_resolved_by:
+        print(f"super-resolved by {result.super_resolved_by} onto {result.labels.grid!r}")
+    if result.intensity_fit is not None:
+        print(result.intensity_fit.describe(result.names))
     for name, ml in result.volumes_ml.items():
         print(f"{name:<22} {ml:9.2f} mL")
     if instances_of:

@@ -12,6 +12,7 @@ import torch
 from ..errors import MedSRError
 from ..geometry import resample_to_grid
 from ..inference import InferenceReport, predict
+from .intensity_model import IntensityFit, refine_with_intensity_model
 from ..io.convert import sitk_from_volume
 from ..metrics.labels import looks_like_labels
 from ..models.onnx_backend import load_network
@@ -31,6 +32,9 @@ class Segmentation:
     report: Optional[InferenceReport] = None
     instances: Optional[Volume] = None
     instance_table: List[Dict] = field(default_factory=list)
+    intensity_fit: Optional[IntensityFit] = None
+    #: how the input was super-resolved before segmentation (``super_resolution``), else None
+    super_resolved_by: Optional[str] = None
 
 
 def segment(
@@ -41,6 +45,8 @@ def segment(
     instances_of: Sequence[int] = (),
     progress: Progress = SILENT,
     backend: str = "torch",
+    intensity_model: bool = True,
+    super_resolution: Optional[str] = None,
 ) -> Segmentation:
     """Label ``volume`` with catalog model ``model``.
 
@@ -48,7 +54,15 @@ def segment(
     onto that grid of the same field of view (resampling contract), segmented
     patch-wise, and the class probabilities are brought back to the input grid
     before the most probable label is taken. ``on_working_grid`` keeps the
-    labels on the finer working grid instead (``medsr segment --sr``).
+    labels on the finer working grid instead.
+
+    ``intensity_model``: refine the network's probabilities with a Gaussian
+    intensity model of the tissues fitted to this image (methods/intensity_model).
+    ``super_resolution``: first super-resolve the input onto the model's
+    spacing with this super-resolution method (``auto``: a pretrained network
+    that covers the input, else ``self`` or Lanczos), and label that grid
+    (``medsr segment --sr``); a learned method restores the detail that thick
+    slices lose, which interpolation cannot.
     """
     check_finite(volume)
     if volume.modality == "CT":
@@ -59,6 +73,13 @@ def segment(
             "give the MR image to segment"
         )
     network, entry = load_network(model, backend, device)
+    super_resolved_by = None
+    if super_resolution:
+        restored, super_resolved_by = super_resolve_to_spacing(volume, entry["input"]["spacing_mm"], super_resolution, device,
+                                                               progress.sub(0.0, 0.5))
+        progress = progress.sub(0.5, 1.0)
+        on_working_grid = on_working_grid or restored is not volume  # labels on the super-resolved grid
+        volume = restored
     working = volume.grid.with_spacing(entry["input"]["spacing_mm"])
     progress.update(0.02, "resampling to the model's spacing")
     image = resample_to_grid(volume.array, volume.grid, working, "bspline")
@@ -68,6 +89,11 @@ def segment(
         multiple=entry["input"].get("multiple", 8), progress=progress.sub(0.05, 0.9),
     )
     probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy()
+    fit = None
+    if intensity_model:
+        progress.update(0.9, "fitting the tissues' intensities")
+        names = {int(k): v for k, v in entry["labels"]["names"].items()}
+        probabilities, fit = refine_with_intensity_model(image, probabilities, [k for k in names if k != 0], names=names)
     grid = working if on_working_grid else volume.grid
     if grid != working:
         progress.update(0.92, "bringing probabilities back to the input grid")
@@ -76,11 +102,26 @@ def segment(
     names = {int(k): v for k, v in entry["labels"]["names"].items()}
     colours = {int(k): tuple(v) for k, v in entry["labels"]["colours"].items()}
     labels = Volume(labels_array, grid, volume.modality, {"segmentation": f"{entry['name']} {entry['version']}", "kind": "labels"})
-    result = Segmentation(labels, names, colours, label_volumes_ml(labels, names), entry, report)
+    result = Segmentation(labels, names, colours, label_volumes_ml(labels, names), entry, report, intensity_fit=fit,
+                          super_resolved_by=super_resolved_by)
     if instances_of:
         result.instances, result.instance_table = connected_instances(labels, instances_of)
     progress.update(1.0, "segmented")
     return result
+
+
+def super_resolve_to_spacing(volume: Volume, spacing, method_name: str, device: str, progress: Progress):
+    """``volume`` super-resolved by ``method_name`` onto its grid at ``spacing`` (resampling contract), and a note
+    of what did it; the volume itself (labels then stay on its grid) when it is no coarser than that already."""
+    from . import get
+
+    method = get("sr", method_name)
+    target = volume.grid.with_spacing(spacing)
+    if all(n_out <= n_in for n_out, n_in in zip(target.size, volume.grid.size)):
+        return volume, f"none (the input is no coarser than the model's {spacing} mm)"
+    options = {} if method.family == "classical" else {"device": device}
+    result = method.run(volume, target, progress, **options)
+    return result, result.metadata.get("auto_choice", method.name)
 
 
 def _normalise(image: np.ndarray) -> np.ndarray:
