@@ -105,6 +105,8 @@ class MedSRParameterNode:
     referenceVolume: vtkMRMLScalarVolumeNode
     #: noise standard deviation for the learned denoisers, in the volume's units; 0: estimated from the volume
     noiseSigma: Annotated[float, WithinRange(0.0, 1.0e6)] = 0.0
+    #: segmentation of a coarser scan: super-resolve it first and segment on the finer grid
+    superResolveFirst: bool = False
 
 
 #
@@ -195,6 +197,8 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for widget, shown in ((self.ui.methodLabel, choosing), (self.ui.methodComboBox, choosing),
                               (self.ui.stepsLabel, enhancing), (self.ui.enhanceStepsLineEdit, enhancing),
                               (self.ui.noiseSigmaLabel, enhancing), (self.ui.noiseSigmaSpinBox, enhancing),
+                              (self.ui.superResolveFirstLabel, p.task == Task.SEGMENTATION),
+                              (self.ui.superResolveFirstCheckBox, p.task == Task.SEGMENTATION),
                               (self.ui.targetLabel, resampling), (self.ui.targetModeComboBox, resampling),
                               (self.ui.spacingLabel, resampling and bySpacing), (self.ui.spacingWidget, resampling and bySpacing),
                               (self.ui.scaleLabel, resampling and not bySpacing), (self.ui.scaleSpinBox, resampling and not bySpacing)):
@@ -273,7 +277,8 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         return Request(task=p.task.value, method=p.method, steps=steps if enhancing else (),
                        spacing=spacing, scale=scale, device=p.device.value,
                        dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap,
-                       noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None)
+                       noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None,
+                       superResolveFirst=p.task == Task.SEGMENTATION and p.superResolveFirst)
 
     def _pollJob(self) -> None:
         if self._job is not None:

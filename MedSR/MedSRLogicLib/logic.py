@@ -71,6 +71,9 @@ class Request:
     showResult: bool = True
     #: noise standard deviation (the volume's units) for the learned denoisers; None: estimated from the volume
     noiseSigma: Optional[float] = None
+    #: segmentation: super-resolve a coarser input onto the model's grid first (`medsr segment --sr`, the `auto`
+    #: method) and make the segments on that finer grid
+    superResolveFirst: bool = False
 
 
 @dataclass
@@ -279,7 +282,7 @@ class MedSRLogic:
         return self.run(volumeNode, request, referenceNode).node
 
     def segment(self, volumeNode, method: str, **options):
-        """A new segmentation node from a MedSRLib segmentation method (there are none yet: raises until there are)."""
+        """A new segmentation node from a MedSRLib segmentation method (e.g. ``brain-tissue``)."""
         return self.run(volumeNode, Request(SEGMENTATION, method, **options)).node
 
     def run(self, volumeNode, request: Request, referenceNode=None, timeout: Optional[float] = None) -> Result:
@@ -327,6 +330,9 @@ class MedSRLogic:
         source = "input.nrrd"
         if request.noiseSigma is not None and request.task not in (ENHANCEMENT, CHAIN):
             raise ProcessingError("a noise level is for the learned denoisers of enhancement, not for super-resolution")
+        if request.superResolveFirst:
+            raise ProcessingError("super-resolving first is an option of segmentation; for super-resolution itself choose "
+                                  "the super-resolution task")
         if request.task in (ENHANCEMENT, CHAIN):
             if not request.steps:
                 raise ProcessingError("give at least one enhancement step")
@@ -407,8 +413,12 @@ class MedSRLogic:
             raise ProcessingError("this MedSRLib has no segmentation methods yet; super-resolution and enhancement are available")
         method = _info(registry.get(SEGMENTATION, request.method))
         # `medsr segment` writes the label map and, beside it, a Slicer colour table (.ctbl) naming the labels
-        step = _Step("segment", f"Segmentation ({method.name})",
-                     ["segment", "input.nrrd", "output.nrrd", "--model", method.name, "--device", _CLI_DEVICES[request.device]])
+        if request.noiseSigma is not None:
+            raise ProcessingError("a noise level is for the learned denoisers of enhancement, not for segmentation")
+        arguments = ["segment", "input.nrrd", "output.nrrd", "--model", method.name, "--device", _CLI_DEVICES[request.device]]
+        if request.superResolveFirst:
+            arguments.append("--sr")
+        step = _Step("segment", f"Segmentation ({method.name}{', super-resolved first' if request.superResolveFirst else ''})", arguments)
         scene, name = self.scene, self.scene.GenerateUniqueName(f"{volumeNode.GetName()} segmentation {method.name}")
 
         def finish(folder: Path, outputs: Dict[str, str], notes: List[str]) -> Result:
@@ -417,7 +427,9 @@ class MedSRLogic:
             labelMap = nodes.readVolumeFile(folder / "output.nrrd", "vtkMRMLLabelMapVolumeNode")
             labelMap.SetName(name)
             names, colours = readColourTable(folder / "output.ctbl")
-            segmentation = segmentationFromLabelMap(labelMap, names, colours, name, scene, referenceVolumeNode=volumeNode)
+            # on the super-resolved grid the segments keep the label map's finer geometry, else the input's
+            reference = labelMap if request.superResolveFirst else volumeNode
+            segmentation = segmentationFromLabelMap(labelMap, names, colours, name, scene, referenceVolumeNode=reference)
             try:
                 nodes.placeBeside(segmentation, volumeNode, scene)
             except Exception:
@@ -425,7 +437,13 @@ class MedSRLogic:
                 raise
             volumes = folder / "output.volumes.json"  # `medsr segment` writes the volume of every label beside it
             if volumes.exists():
-                notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in json.loads(volumes.read_text())["volumes_ml"].items()]
+                summary = json.loads(volumes.read_text())
+                if summary.get("super_resolved_by"):
+                    notes = notes + [f"super-resolved first by {summary['super_resolved_by']}"]
+                fit = summary.get("intensity_model")
+                if fit:
+                    notes = notes + ["intensity model applied" if fit["applied"] else f"intensity model not applied: {fit['reason']}"]
+                notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in summary["volumes_ml"].items()]
             return Result(segmentation, notes=notes)
 
         return _Plan([step], finish)

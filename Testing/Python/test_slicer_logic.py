@@ -370,3 +370,44 @@ def test_data_consistency_is_skipped_with_a_note_when_an_axis_gets_coarser(logic
     result = logic.run(t1_oblique, Request(method="linear", scale=(0.5, 1.0, 2.0)))  # consistency is on by default
     _assert_on_grid(result.node, _expected(t1_oblique, scale=(0.5, 1.0, 2.0)))
     assert "data consistency skipped: the output is coarser than the input along some axis" in result.notes
+
+
+def test_segmentation_of_thick_slices_can_be_super_resolved_first(logic, logics, t1_block, scratch):
+    """A 1x1x4 mm version of the T1 block: with superResolveFirst the segments lie on the 1 mm grid of its field of
+    view (the learned cnn restores the slices first), without it on the input's 4 mm grid."""
+    import slicer
+
+    array, matrix = t1_block  # (k, j, i)
+    thick = array.astype(np.float32).reshape(array.shape[0] // 4, 4, *array.shape[1:]).mean(axis=1)
+    thickMatrix = np.array(matrix, dtype=float)
+    thickMatrix[:3, 3] += 1.5 * thickMatrix[:3, 2]  # the centre of the first four slices
+    thickMatrix[:3, 2] *= 4
+    node = add_volume(logics.scene, thick, thickMatrix, "T1 thick")
+    before = snapshot(node)
+    fine = logic.run(node, Request(task="segment", method="brain-tissue", device="cpu", superResolveFirst=True))
+    coarse = logic.run(node, Request(task="segment", method="brain-tissue", device="cpu"))
+    assert any(note.startswith("super-resolved first by cnn (model brain-sr-thick") for note in fine.notes)
+    assert "intensity model applied" in fine.notes and not any(n.startswith("super-resolved") for n in coarse.notes)
+    labelmap = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
+
+    def spacing(segmentation):  # the column norms of the first segment's image-to-world matrix
+        first = segmentation.GetSegmentation().GetNthSegment(0).GetRepresentation(labelmap)
+        return np.linalg.norm(vtk_matrix(first)[:3, :3], axis=0)
+
+    np.testing.assert_allclose(spacing(fine.node), [1.0, 1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(spacing(coarse.node), [1.0, 1.0, 4.0], atol=1e-6)
+    assert_unchanged(node, before)
+    assert list(scratch.iterdir()) == []
+    with pytest.raises(ProcessingError, match="option of segmentation"):
+        logic.run(node, Request(task="sr", method="bspline", spacing=(1, 1, 1), superResolveFirst=True))
+    with pytest.raises(ProcessingError, match="not for segmentation"):
+        logic.run(node, Request(task="segment", method="brain-tissue", noiseSigma=3.0))
+    assert list(scratch.iterdir()) == []
+
+
+def vtk_matrix(orientedImage) -> np.ndarray:
+    import vtk
+
+    matrix = vtk.vtkMatrix4x4()
+    orientedImage.GetImageToWorldMatrix(matrix)
+    return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])

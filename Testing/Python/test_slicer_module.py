@@ -161,6 +161,16 @@ def test_the_panel_passes_its_noise_level_to_enhancement_runs_only(module):
     assert request.noiseSigma is None and request.steps == ()
 
 
+def test_the_panel_asks_for_super_resolution_first_only_when_segmenting(module):
+    widget = module.MedSRWidget()
+    p = widget._parameterNode = module.MedSRParameterNode()
+    p.superResolveFirst = True
+    assert widget._request().superResolveFirst is False  # the default task is super-resolution
+    p.task, p.method = module.Task.SEGMENTATION, "brain-tissue"
+    request = widget._request()
+    assert request.task == "segment" and request.superResolveFirst is True
+
+
 def test_logic_has_a_parameter_node(module):
     logic = module.MedSRLogic()
     wrapped = logic.getParameterNode()
