@@ -82,9 +82,15 @@ def network_input(noisy: np.ndarray, in_channels: int) -> np.ndarray:
     return autoencoder_input(noisy, noise_sigma_of_array(noisy) if in_channels > 1 else 0.0, in_channels)
 
 
-def foreground_weights(clean: torch.Tensor) -> torch.Tensor:
-    """Loss weights: 1 in the air around the head, 4 where there is tissue (the image, not the empty background)."""
-    return 1.0 + 3.0 * (clean > 0.05).float()
+def foreground_weights(clean: torch.Tensor, outline_weight: float = 0.0) -> torch.Tensor:
+    """Loss weights: 1 in the air around the head, 4 where there is tissue (the image, not the empty background),
+    and ``outline_weight`` more on tissue within 2 voxels of exact zero (a skull-stripped image's cut)."""
+    tissue = (clean > 0.05).float()
+    weights = 1.0 + 3.0 * tissue
+    if outline_weight:
+        near_zero = torch.nn.functional.max_pool3d((clean <= 1e-6).float(), kernel_size=5, stride=1, padding=2)
+        weights = weights + outline_weight * tissue * near_zero
+    return weights
 
 
 def held_out_psnr(network, data, device: str = "cpu", seed: int = 1) -> Dict[str, float]:
@@ -115,10 +121,12 @@ def held_out_psnr(network, data, device: str = "cpu", seed: int = 1) -> Dict[str
 
 def train_denoiser(output: Path, steps: int = 1500, batch: int = 4, learning_rate: float = 1e-3, seed: int = 0,
                    device: str = "auto", validate_every: int = 250, resume: bool = False, progress: Progress = SILENT, log=print,
-                   init: Optional[str] = None, per_noise_level: bool = True, average_decay: Optional[float] = None) -> Dict:
+                   init: Optional[str] = None, per_noise_level: bool = True, average_decay: Optional[float] = None,
+                   outline_weight: float = 0.0) -> Dict:
     """Train the autoencoder; with ``per_noise_level`` each patch's L1 is divided by its noise level (relative to the
     middle of NOISE_RANGE), so that the low levels, whose errors are small, weigh as much as the high ones.
-    ``average_decay``: validate and publish an exponential moving average of the weights (see weight_average)."""
+    ``average_decay``: validate and publish an exponential moving average of the weights (see weight_average).
+    ``outline_weight``: extra loss weight on tissue next to exact zero (see foreground_weights)."""
     target = resolve_device(device)
     data = load_tissue_data()
     network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, output, resume, target, seed, init)
@@ -132,7 +140,7 @@ def train_denoiser(output: Path, steps: int = 1500, batch: int = 4, learning_rat
         inputs = np.stack([network_input(image, channels) for image in noisy])
         prediction = network(torch.from_numpy(inputs).to(target))
         clean = torch.from_numpy(np.stack(clean)[:, None]).to(target)
-        weights = foreground_weights(clean)
+        weights = foreground_weights(clean, outline_weight)
         if per_noise_level:
             weights = weights * torch.tensor([sum(NOISE_RANGE) / 2 / level for level in levels], device=target).view(-1, 1, 1, 1, 1)
         return (weights * (prediction - clean).abs()).mean()

@@ -93,3 +93,30 @@ def test_the_noise_conditioned_autoencoder_exports_to_onnx(tmp_path, capsys):
 
     image = onnx.load(str(out)).graph.input[0]
     assert image.type.tensor_type.shape.dim[1].dim_value == 2
+
+
+def test_inside_the_brain_the_autoencoder_beats_every_classical_setting_by_more_than_a_db(t1):
+    """Away from the skull-strip cut (the foreground without its 2-voxel outline), on a held-out crop, against the
+    best of every classical filter and setting of the benchmark chosen on the truth (measured with 0.5.0:
+    +2.05 dB at 3 %, +1.85 dB at 5 %)."""
+    import json
+
+    from conftest import crop
+    from MedSRLib.evaluation.bench_enhance import CLASSICAL_GRID, interior_of
+    from MedSRLib.methods import get
+    from MedSRLib.metrics import foreground_mask
+
+    truth = crop(t1, (50, 60, 124), (146, 172, 172))
+    reference = truth.as_float32()
+    inside = interior_of(foreground_mask(truth))
+    low, high = np.percentile(reference, (0.5, 99.5))
+
+    def psnr(estimate):
+        return 10 * np.log10((high - low) ** 2 / np.mean((estimate - reference)[inside] ** 2))
+
+    for level in (0.03, 0.05):
+        noisy = truth.with_array(add_noise(reference, "rician", level, np.random.default_rng(4)))
+        learned = psnr(enhance(noisy, ["ae"], Progress(), ae={"device": "cpu"}).array)
+        classical = {(name, json.dumps(options)): psnr(get("enhance", name).run(noisy, Progress(), **options).array)
+                     for name, settings in CLASSICAL_GRID.items() for options in settings}
+        assert learned > max(classical.values()) + 1.0, (level, learned, max(classical.items(), key=lambda kv: kv[1]))

@@ -153,3 +153,24 @@ def test_train_refuses_a_weight_average_it_cannot_use(capsys):
     assert main(["train", "denoise", "unused", "--average-weights", "1.5"]) != 0
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and "option of `medsr train segment`" in errors[0] and "strictly between 0 and 1" in errors[1]
+
+
+def test_the_outline_weight_falls_on_tissue_next_to_the_skull_strip_cut(t1):
+    import numpy as np
+    import torch
+    from scipy.ndimage import binary_dilation
+
+    from conftest import crop
+    from MedSRLib.train.denoiser import foreground_weights
+
+    top = crop(t1, (50, 60, 124), (146, 172, 172))  # the top of the brain, where the template is cut to zero
+    clean = torch.from_numpy(top.as_float32()[None, None] / 228.0)
+    plain, weighted = foreground_weights(clean), foreground_weights(clean, outline_weight=8.0)
+    image = clean[0, 0].numpy()
+    tissue, zero = image > 0.05, image <= 1e-6
+    near = binary_dilation(zero, np.ones((5, 5, 5), bool))  # within 2 voxels (a 5^3 neighbourhood) of exact zero
+    assert zero.any() and (tissue & near).any() and (tissue & ~near).any()
+    extra = (weighted - plain)[0, 0].numpy()
+    np.testing.assert_array_equal(extra[tissue & near], 8.0)
+    np.testing.assert_array_equal(extra[~(tissue & near)], 0.0)
+    assert set(np.unique(plain.numpy())) <= {1.0, 4.0}
