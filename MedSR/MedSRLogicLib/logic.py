@@ -312,6 +312,12 @@ class MedSRLogic:
             raise ProcessingError(f"unknown task {request.task!r}; choose one of {', '.join(TASKS)}")
         if request.device not in DEVICES:
             raise ProcessingError(f"unknown device {request.device!r}; choose one of {', '.join(DEVICES)}")
+        if request.noiseSigma is not None and request.task not in (ENHANCEMENT, CHAIN):
+            task = "segmentation" if request.task == SEGMENTATION else "super-resolution"
+            raise ProcessingError(f"a noise level is for the learned denoisers of enhancement, not for {task}")
+        if request.superResolveFirst and request.task != SEGMENTATION:
+            raise ProcessingError("super-resolving first is an option of segmentation; for super-resolution itself choose "
+                                  "the super-resolution task")
         registry = _registry()
         from MedSRLib import MedSRError
 
@@ -328,11 +334,6 @@ class MedSRLogic:
         planNotes: List[str] = []
         name = volumeNode.GetName()
         source = "input.nrrd"
-        if request.noiseSigma is not None and request.task not in (ENHANCEMENT, CHAIN):
-            raise ProcessingError("a noise level is for the learned denoisers of enhancement, not for super-resolution")
-        if request.superResolveFirst:
-            raise ProcessingError("super-resolving first is an option of segmentation; for super-resolution itself choose "
-                                  "the super-resolution task")
         if request.task in (ENHANCEMENT, CHAIN):
             if not request.steps:
                 raise ProcessingError("give at least one enhancement step")
@@ -413,8 +414,6 @@ class MedSRLogic:
             raise ProcessingError("this MedSRLib has no segmentation methods yet; super-resolution and enhancement are available")
         method = _info(registry.get(SEGMENTATION, request.method))
         # `medsr segment` writes the label map and, beside it, a Slicer colour table (.ctbl) naming the labels
-        if request.noiseSigma is not None:
-            raise ProcessingError("a noise level is for the learned denoisers of enhancement, not for segmentation")
         arguments = ["segment", "input.nrrd", "output.nrrd", "--model", method.name, "--device", _CLI_DEVICES[request.device]]
         if request.superResolveFirst:
             arguments.append("--sr")

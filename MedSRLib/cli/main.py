@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch", help="run the network with torch or ONNX Runtime")
     p.add_argument("--no-intensity-model", dest="intensity_model", action="store_false",
                    help="use the network's probabilities alone, without refining them by the tissues' intensities fitted "
-                        "to this image (the refinement is skipped anyway for voxels over 1.5x the model's)")
+                        "to this image (the refinement is skipped anyway when two tissues overlap in intensity)")
     _device(p)
     _modality(p)
     _add_common_output(p)

@@ -12,12 +12,12 @@ import torch
 from ..errors import MedSRError
 from ..geometry import resample_to_grid
 from ..inference import InferenceReport, predict
-from .intensity_model import IntensityFit, refine_with_intensity_model
 from ..io.convert import sitk_from_volume
 from ..metrics.labels import looks_like_labels
 from ..models.onnx_backend import load_network
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
+from .intensity_model import IntensityFit, refine_with_intensity_model
 
 DEFAULT_MODEL = "brain-tissue"
 
@@ -89,17 +89,16 @@ def segment(
         multiple=entry["input"].get("multiple", 8), progress=progress.sub(0.05, 0.9),
     )
     probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy()
+    names = {int(k): v for k, v in entry["labels"]["names"].items()}
     fit = None
     if intensity_model:
         progress.update(0.9, "fitting the tissues' intensities")
-        names = {int(k): v for k, v in entry["labels"]["names"].items()}
         probabilities, fit = refine_with_intensity_model(image, probabilities, [k for k in names if k != 0], names=names)
     grid = working if on_working_grid else volume.grid
     if grid != working:
         progress.update(0.92, "bringing probabilities back to the input grid")
         probabilities = np.stack([resample_to_grid(p, working, grid, "linear") for p in probabilities])
     labels_array = probabilities.argmax(axis=0).astype(np.uint8)
-    names = {int(k): v for k, v in entry["labels"]["names"].items()}
     colours = {int(k): tuple(v) for k, v in entry["labels"]["colours"].items()}
     labels = Volume(labels_array, grid, volume.modality, {"segmentation": f"{entry['name']} {entry['version']}", "kind": "labels"})
     result = Segmentation(labels, names, colours, label_volumes_ml(labels, names), entry, report, intensity_fit=fit,
