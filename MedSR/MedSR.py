@@ -107,6 +107,8 @@ class MedSRParameterNode:
     noiseSigma: Annotated[float, WithinRange(0.0, 1.0e6)] = 0.0
     #: segmentation of a coarser scan: super-resolve it first and segment on the finer grid
     superResolveFirst: bool = False
+    #: the denoising autoencoder averages its eight mirrored passes (off: one pass, 8x faster)
+    mirror: bool = True
 
 
 #
@@ -197,6 +199,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for widget, shown in ((self.ui.methodLabel, choosing), (self.ui.methodComboBox, choosing),
                               (self.ui.stepsLabel, enhancing), (self.ui.enhanceStepsLineEdit, enhancing),
                               (self.ui.noiseSigmaLabel, enhancing), (self.ui.noiseSigmaSpinBox, enhancing),
+                              (self.ui.mirrorLabel, enhancing), (self.ui.mirrorCheckBox, enhancing),
                               (self.ui.superResolveFirstLabel, p.task == Task.SEGMENTATION),
                               (self.ui.superResolveFirstCheckBox, p.task == Task.SEGMENTATION),
                               (self.ui.targetLabel, resampling), (self.ui.targetModeComboBox, resampling),
@@ -278,7 +281,8 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                        spacing=spacing, scale=scale, device=p.device.value,
                        dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap,
                        noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None,
-                       superResolveFirst=p.task == Task.SEGMENTATION and p.superResolveFirst)
+                       superResolveFirst=p.task == Task.SEGMENTATION and p.superResolveFirst,
+                       mirror=not (enhancing and "ae" in steps) or p.mirror)
 
     def _pollJob(self) -> None:
         if self._job is not None:

@@ -8,6 +8,7 @@ fallback (smaller patches, then the CPU) that says what it did.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence
@@ -82,6 +83,14 @@ def even_tiles(shape: Sequence[int], largest: Sequence[int], margin: int, multip
     return tuple(patch), tuple(overlaps)
 
 
+def _mirror_combinations(axes: Sequence[int]) -> list:
+    """Every non-empty combination of spatial ``axes`` as tensor dims of a (batch, channel, i, j, k) patch."""
+    axes = sorted(set(int(a) for a in axes))
+    if any(a not in (0, 1, 2) for a in axes):
+        raise MedSRError(f"mirror axes must be spatial axes 0, 1 or 2, not {axes}")
+    return [tuple(a + 2 for a in combo) for n in range(1, len(axes) + 1) for combo in itertools.combinations(axes, n)]
+
+
 def _round_up(n: int, multiple: int) -> int:
     return int(math.ceil(n / multiple) * multiple)
 
@@ -102,13 +111,17 @@ def predict(
     progress: Progress = SILENT,
     multiple: int = 16,
     margin: Optional[int] = None,
+    mirror_axes: Sequence[int] = (),
 ) -> tuple:
     """Run ``network`` over a (C, i, j, k) or (i, j, k) float32 array; returns (output (C', i, j, k), report).
 
     Patches run on ``device``; the blended output accumulates on the CPU, so GPU
     memory is bounded by the patch, not the volume. With ``margin`` (voxels, for
     networks whose receptive field is that small) the windows tile the volume
-    evenly with that overlap instead of the fraction ``overlap``.
+    evenly with that overlap instead of the fraction ``overlap``. With
+    ``mirror_axes`` (spatial axes 0-2) each patch is also run mirrored along
+    every combination of them, mirrored back and averaged (the test-time
+    mirroring of nnU-Net; 2^len(mirror_axes) network passes per patch).
     """
     from monai.inferers import sliding_window_inference
 
@@ -116,6 +129,7 @@ def predict(
     data = torch.from_numpy(np.ascontiguousarray(image[None] if image.ndim == 3 else image, dtype=np.float32))[None]
     shape = data.shape[2:]
     patch = tuple(patch_size) if patch_size else choose_patch(shape, target, bytes_per_voxel, multiple)
+    mirrors = _mirror_combinations(mirror_axes)
     notes: List[str] = []
     if isinstance(network, torch.nn.Module):
         network.eval()
@@ -127,11 +141,16 @@ def predict(
         def predictor(batch: torch.Tensor) -> torch.Tensor:
             progress.check_cancel()
             use_amp = amp and target.type == "cuda"
+            batch = batch.to(target)
             with torch.autocast(device_type=target.type, dtype=torch.bfloat16, enabled=use_amp):
-                out = network(batch.to(target))
+                out = network(batch).float()
+                for dims in mirrors:
+                    progress.check_cancel()
+                    out += torch.flip(network(torch.flip(batch, dims)), dims).float()
+            out /= len(mirrors) + 1
             done[0] += batch.shape[0]
             progress.update(done[0] / windows, f"patch {done[0]}/{windows} on {target.type}")
-            return out.float()
+            return out
 
         try:
             with torch.no_grad():

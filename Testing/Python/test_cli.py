@@ -75,9 +75,22 @@ def test_enhance_takes_the_noise_level_for_learned_denoisers_only(tmp_path, caps
     code, _, err = run(capsys, "enhance", tmp_path / "noisy.nrrd", tmp_path / "a.nrrd", "--method", "ae", "--noise-sigma", -1, "--quiet")
     assert_one_line_error(code, err, "--noise-sigma must be a positive number")
     assert not (tmp_path / "a.nrrd").exists()
+    code, _, err = run(capsys, "enhance", tmp_path / "noisy.nrrd", tmp_path / "a.nrrd", "--method", "n4", "--no-mirror", "--quiet")
+    assert_one_line_error(code, err, "--no-mirror is for the denoising autoencoder (ae)")
+    assert not (tmp_path / "a.nrrd").exists()
     code, _, _ = run(capsys, "enhance", tmp_path / "noisy.nrrd", tmp_path / "a.nrrd", "--steps", "n4,ae", "--noise-sigma", 8,
                      "--device", "cpu", "--quiet")
     assert code == 0 and float(read_volume(tmp_path / "a.nrrd").metadata["noise_sigma"]) == 8.0
+    # --no-mirror: the one-pass result of the library, not the eight-mirroring average
+    code, _, _ = run(capsys, "enhance", tmp_path / "noisy.nrrd", tmp_path / "b.nrrd", "--steps", "n4,ae", "--noise-sigma", 8,
+                     "--device", "cpu", "--no-mirror", "--quiet")
+    from MedSRLib import Progress
+    from MedSRLib.methods import enhance
+
+    one_pass = enhance(noisy, ["n4", "ae"], Progress(), ae={"device": "cpu", "sigma": 8.0, "mirror": False})
+    written = read_volume(tmp_path / "b.nrrd").array
+    assert code == 0 and np.allclose(written, one_pass.array, atol=1e-3)
+    assert not np.allclose(written, read_volume(tmp_path / "a.nrrd").array, atol=1e-2)
 
 
 def test_eval_label_maps(tmp_path, capsys):

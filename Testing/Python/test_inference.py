@@ -45,6 +45,30 @@ def test_patchwise_blending_stays_close_to_the_whole_volume(t1_crop):
     assert report.windows == window_count(image.shape, (32, 32, 32), 0.5) and report.device == "cpu"
 
 
+class ShiftingNetwork(torch.nn.Module):
+    """Output = input shifted by one voxel along i and j: not mirror-symmetric, so mirrored passes differ."""
+
+    def forward(self, x):
+        return torch.roll(x, shifts=(1, 1), dims=(2, 3))
+
+
+def test_mirroring_averages_the_network_over_every_mirrored_copy(t1_crop):
+    image = t1_crop.as_float32() / 255.0
+    network = ShiftingNetwork()
+    output, _ = predict(network, image, device="cpu", patch_size=image.shape, mirror_axes=(0, 1))
+    x = torch.from_numpy(np.ascontiguousarray(image))[None, None]
+    expected = sum(torch.flip(network(torch.flip(x, dims)), dims) if dims else network(x)
+                   for dims in [(), (2,), (3,), (2, 3)])[0].numpy() / 4
+    np.testing.assert_allclose(output, expected, atol=1e-6)
+    one_pass, _ = predict(network, image, device="cpu", patch_size=image.shape)
+    assert np.abs(output - one_pass).max() > 0.1  # the mirrored passes did change the result
+    # mirroring along an axis the network treats symmetrically changes nothing
+    along_k, _ = predict(network, image, device="cpu", patch_size=image.shape, mirror_axes=(2,))
+    np.testing.assert_allclose(along_k, one_pass, atol=1e-6)
+    with pytest.raises(MedSRError, match="mirror axes must be spatial axes"):
+        predict(network, image, device="cpu", mirror_axes=(3,))
+
+
 def test_progress_reaches_the_end_and_cancel_stops(t1_crop):
     image = t1_crop.as_float32()
     seen = []

@@ -161,6 +161,19 @@ def test_the_panel_passes_its_noise_level_to_enhancement_runs_only(module):
     assert request.noiseSigma is None and request.steps == ()
 
 
+def test_the_panel_turns_mirroring_off_only_for_the_autoencoder(module):
+    widget = module.MedSRWidget()
+    p = widget._parameterNode = module.MedSRParameterNode()
+    p.task, p.enhanceSteps = module.Task.ENHANCEMENT, "n4, ae"
+    assert widget._request().mirror is True  # the default: the eight-mirroring average
+    p.mirror = False
+    assert widget._request().mirror is False
+    p.enhanceSteps = "n4"  # no autoencoder: the box has nothing to turn off, so the request asks nothing of it
+    assert widget._request().mirror is True
+    p.task, p.enhanceSteps = module.Task.SEGMENTATION, "ae"
+    assert widget._request().mirror is True
+
+
 def test_the_panel_asks_for_super_resolution_first_only_when_segmenting(module):
     widget = module.MedSRWidget()
     p = widget._parameterNode = module.MedSRParameterNode()
