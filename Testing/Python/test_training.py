@@ -73,7 +73,9 @@ def test_a_network_given_a_conditioning_channel_starts_as_the_network_it_grew_fr
         before = old(torch.from_numpy(image)[None, None])
         after = grown(torch.from_numpy(network_input(image, 2))[None])
     assert not torch.allclose(before, torch.from_numpy(image)[None, None], atol=1e-3)
-    assert torch.allclose(before, after, atol=1e-6)
+    # an extra input channel with zero weights changes only the order of float32 sums (seen: 1e-6 to 1e-5)
+    assert torch.allclose(before, after, atol=1e-4)
+    assert not torch.allclose(before, 1.001 * after, atol=1e-4)
 
 
 def test_segmenter_training_takes_the_normalisation_and_validates_on_held_out_labels(tmp_path):
