@@ -24,7 +24,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from MedSRLogicLib import CHAIN, ENHANCEMENT, SEGMENTATION, SUPER_RESOLUTION, ProcessingError, Request
+from MedSRLogicLib import BRAIN_MASK, CHAIN, ENHANCEMENT, SEGMENTATION, SUPER_RESOLUTION, ProcessingError, Request
 from MedSRLogicLib import MedSRLogic as ProcessingLogic
 
 #
@@ -57,11 +57,13 @@ class Task(enum.Enum):
     ENHANCEMENT = ENHANCEMENT
     CHAIN = CHAIN
     SEGMENTATION = SEGMENTATION
+    BRAIN_MASK = BRAIN_MASK
 
     @staticmethod
     def label(value) -> str:
         return {Task.SUPER_RESOLUTION: _("Super-resolution"), Task.ENHANCEMENT: _("Enhancement"),
-                Task.CHAIN: _("Enhancement, then super-resolution"), Task.SEGMENTATION: _("Segmentation")}[value]
+                Task.CHAIN: _("Enhancement, then super-resolution"), Task.SEGMENTATION: _("Segmentation"),
+                Task.BRAIN_MASK: _("Brain mask")}[value]
 
 
 class TargetMode(enum.Enum):
@@ -107,6 +109,8 @@ class MedSRParameterNode:
     noiseSigma: Annotated[float, WithinRange(0.0, 1.0e6)] = 0.0
     #: segmentation of a coarser scan: super-resolve it first and segment on the finer grid
     superResolveFirst: bool = False
+    #: brain mask: also add the input with everything outside the brain set to zero
+    maskedVolume: bool = False
     #: the denoising autoencoder averages its eight mirrored passes (off: one pass, 8x faster)
     mirror: bool = True
 
@@ -202,6 +206,8 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                               (self.ui.mirrorLabel, enhancing), (self.ui.mirrorCheckBox, enhancing),
                               (self.ui.superResolveFirstLabel, p.task == Task.SEGMENTATION),
                               (self.ui.superResolveFirstCheckBox, p.task == Task.SEGMENTATION),
+                              (self.ui.maskedVolumeLabel, p.task == Task.BRAIN_MASK),
+                              (self.ui.maskedVolumeCheckBox, p.task == Task.BRAIN_MASK),
                               (self.ui.targetLabel, resampling), (self.ui.targetModeComboBox, resampling),
                               (self.ui.spacingLabel, resampling and bySpacing), (self.ui.spacingWidget, resampling and bySpacing),
                               (self.ui.scaleLabel, resampling and not bySpacing), (self.ui.scaleSpinBox, resampling and not bySpacing)):
@@ -282,6 +288,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                        dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap,
                        noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None,
                        superResolveFirst=p.task == Task.SEGMENTATION and p.superResolveFirst,
+                       maskedVolume=p.task == Task.BRAIN_MASK and p.maskedVolume,
                        mirror=not (enhancing and "ae" in steps) or p.mirror)
 
     def _pollJob(self) -> None:

@@ -5,6 +5,7 @@ loaded when a run starts, after the module has installed them on the first Apply
 """
 
 from .logic import (
+    BRAIN_MASK,
     CHAIN,
     DEVICES,
     ENHANCEMENT,
@@ -23,7 +24,7 @@ from .process import ProcessRunner, RunningProcess, SubprocessRunner
 from .segments import segmentationFromLabelMap, segmentLabels
 
 __all__ = [
-    "CHAIN", "DEVICES", "ENHANCEMENT", "SEGMENTATION", "SUPER_RESOLUTION", "TASKS",
+    "BRAIN_MASK", "CHAIN", "DEVICES", "ENHANCEMENT", "SEGMENTATION", "SUPER_RESOLUTION", "TASKS",
     "Job", "MedSRLogic", "MethodInfo", "ProcessingCancelled", "ProcessingError", "Request", "Result",
     "ProcessRunner", "RunningProcess", "SubprocessRunner", "segmentationFromLabelMap", "segmentLabels",
 ]

@@ -25,8 +25,8 @@ import slicer
 from . import nodes
 from .process import MEDSR_ARGUMENTS, ProcessRunner, StderrParser, SubprocessRunner, python_command
 
-SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION = "sr", "enhance", "chain", "segment"
-TASKS = (SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION)
+SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION, BRAIN_MASK = "sr", "enhance", "chain", "segment", "strip"
+TASKS = (SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION, BRAIN_MASK)
 DEVICES = ("auto", "gpu", "cpu")
 _CLI_DEVICES = {"auto": "auto", "gpu": "cuda", "cpu": "cpu"}
 
@@ -54,7 +54,7 @@ class MethodInfo:
 
 @dataclass(frozen=True)
 class Request:
-    """One run: ``task`` is sr, enhance, chain (enhancement steps, then super-resolution) or segment.
+    """One run: ``task`` is sr, enhance, chain (enhancement steps, then super-resolution), segment or strip (brain mask).
 
     Super-resolution needs exactly one of ``spacing`` (mm, per i, j, k axis) or ``scale`` (voxels per
     input voxel, per axis); MedSRLib's resampling contract decides the exact grid.
@@ -76,6 +76,11 @@ class Request:
     superResolveFirst: bool = False
     #: the denoising autoencoder (ae) averages its eight mirrored passes; False: one pass, 8x faster (`--no-mirror`)
     mirror: bool = True
+    #: segmentation: the input is a skull-stripped brain already, label it as it is (`--skull-stripped`); else the
+    #: brain is extracted first
+    skullStripped: bool = False
+    #: brain mask: also add the input with everything outside the brain set to zero (`medsr strip --masked`)
+    maskedVolume: bool = False
 
 
 @dataclass
@@ -86,6 +91,8 @@ class Result:
     notes: List[str] = field(default_factory=list)
     #: the map of inferred detail, when the request asked for one
     uncertaintyNode: object = None
+    #: brain mask: the input with everything outside the brain zeroed, when the request asked for it
+    maskedNode: object = None
 
     def describe(self) -> str:
         text = f"{self.node.GetName()}: {self.seconds:.1f} s"
@@ -287,6 +294,11 @@ class MedSRLogic:
         """A new segmentation node from a MedSRLib segmentation method (e.g. ``brain-tissue``)."""
         return self.run(volumeNode, Request(SEGMENTATION, method, **options)).node
 
+    def stripBrain(self, volumeNode, **options):
+        """A new segmentation node ``<input> brain mask`` (one segment, ``brain``) on the input's grid; with
+        ``maskedVolume=True`` the result's ``maskedNode`` is the input with everything outside the brain zeroed."""
+        return self.run(volumeNode, Request(BRAIN_MASK, "", **options))
+
     def run(self, volumeNode, request: Request, referenceNode=None, timeout: Optional[float] = None) -> Result:
         return self.start(volumeNode, request, referenceNode).wait(timeout)
 
@@ -322,6 +334,14 @@ class MedSRLogic:
         if request.superResolveFirst and request.task != SEGMENTATION:
             raise ProcessingError("super-resolving first is an option of segmentation; for super-resolution itself choose "
                                   "the super-resolution task")
+        if request.skullStripped and request.task != SEGMENTATION:
+            raise ProcessingError("'skull-stripped already' is an option of segmentation")
+        if request.maskedVolume and request.task != BRAIN_MASK:
+            raise ProcessingError("the masked volume is an option of the brain mask task")
+        if request.task == BRAIN_MASK:
+            if referenceNode is not None:
+                raise ProcessingError("a reference volume is for image results; the brain mask task makes a segmentation")
+            return self._planBrainMask(volumeNode, request)
         registry = _registry()
         from MedSRLib import MedSRError
 
@@ -425,6 +445,8 @@ class MedSRLogic:
         arguments = ["segment", "input.nrrd", "output.nrrd", "--model", method.name, "--device", _CLI_DEVICES[request.device]]
         if request.superResolveFirst:
             arguments.append("--sr")
+        if request.skullStripped:
+            arguments.append("--skull-stripped")
         step = _Step("segment", f"Segmentation ({method.name}{', super-resolved first' if request.superResolveFirst else ''})", arguments)
         scene, name = self.scene, self.scene.GenerateUniqueName(f"{volumeNode.GetName()} segmentation {method.name}")
 
@@ -447,11 +469,48 @@ class MedSRLogic:
                 summary = json.loads(volumes.read_text())
                 if summary.get("super_resolved_by"):
                     notes = notes + [f"super-resolved first by {summary['super_resolved_by']}"]
+                if summary.get("intracranial_ml") is not None:
+                    notes = notes + [f"brain mask ({summary.get('brain_mask')}): {summary['intracranial_ml']:.1f} mL"]
                 fit = summary.get("intensity_model")
                 if fit:
                     notes = notes + ["intensity model applied" if fit["applied"] else f"intensity model not applied: {fit['reason']}"]
                 notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in summary["volumes_ml"].items()]
             return Result(segmentation, notes=notes)
+
+        return _Plan([step], finish)
+
+
+    def _planBrainMask(self, volumeNode, request: Request) -> "_Plan":
+        arguments = ["strip", "input.nrrd", "output.nrrd", "--device", _CLI_DEVICES[request.device]]
+        if request.maskedVolume:
+            arguments += ["--masked", "masked.nrrd"]
+        step = _Step("strip", "Brain mask (atlas registration)", arguments)
+        scene, inputName = self.scene, volumeNode.GetName()
+        name = scene.GenerateUniqueName(f"{inputName} brain mask")
+
+        def finish(folder: Path, outputs: Dict[str, str], notes: List[str]) -> Result:
+            from .segments import segmentationFromLabelMap
+
+            if volumeNode.GetScene() is not scene:
+                raise ProcessingError(f"the input {inputName!r} left the scene while it was processed")
+            labelMap = nodes.readVolumeFile(folder / "output.nrrd", "vtkMRMLLabelMapVolumeNode")
+            labelMap.SetName(name)
+            segmentation = segmentationFromLabelMap(labelMap, {1: "brain"}, {1: (1.0, 0.75, 0.3)}, name, scene,
+                                                    referenceVolumeNode=volumeNode)
+            masked = None
+            try:
+                nodes.placeBeside(segmentation, volumeNode, scene)
+                if request.maskedVolume:
+                    masked = nodes.readVolumeFile(folder / "masked.nrrd", "vtkMRMLScalarVolumeNode")
+                    masked.SetName(scene.GenerateUniqueName(f"{inputName} brain"))
+                    masked.SetAttribute("MedSR.input", volumeNode.GetID())
+                    nodes.addBeside(masked, volumeNode, scene)
+            except Exception:
+                nodes.removeNode(segmentation, scene)
+                raise
+            report = json.loads((folder / "output.strip.json").read_text())
+            notes = notes + [f"intracranial volume {report['intracranial_ml']:.1f} mL"]
+            return Result(segmentation, notes=notes, maskedNode=masked)
 
         return _Plan([step], finish)
 

@@ -110,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks with JSON + Markdown reports: sr (methods that need no training over "
                        "isotropic x2/x4 and thick-slice x4/x6), sr-learned (held-out data), enhance (denoisers at 3/5/9 %% Rician noise), segment (Dice and speed)")
     p.add_argument("output", help="folder for the report (bench.*, sr.*, enhance.* or segment.*)")
-    p.add_argument("--task", choices=["sr", "sr-learned", "enhance", "segment"], default="sr",
-                   help="sr-learned: bspline, lanczos, self, cnn and gan on data held out from training (sr.*)")
+    p.add_argument("--task", choices=["sr", "sr-learned", "enhance", "segment", "heads"], default="sr",
+                   help="sr-learned: bspline, lanczos, self, cnn and gan on data held out from training (sr.*); heads: brain "
+                        "extraction and tissues on held-out heads with skull, beside peers (heads.*; fetches the DATA.md heads "
+                        "into $MEDSR_DATA_CACHE)")
     p.add_argument("--device", default="cpu", help="device for learned methods (default cpu)")
     p.add_argument("--input", help="a volume to use instead of the bundled MNI ICBM152 T1")
     p.add_argument("--methods", help="comma-separated subset of the super-resolution methods")
@@ -126,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sr", nargs="?", const="auto", metavar="METHOD",
                    help="super-resolve the input onto the model's 1 mm grid first (METHOD: a `medsr sr` method, default auto: "
                         "a pretrained network that covers the input, else self or Lanczos) and label that grid")
+    brain = p.add_mutually_exclusive_group()
+    brain.add_argument("--mask", metavar="M", help="the brain mask to label inside (voxels > 0, on the input's grid) "
+                                                  "instead of extracting the brain (medsr strip) first")
+    brain.add_argument("--skull-stripped", action="store_true",
+                       help="the input is a skull-stripped brain already: label it as it is, without brain extraction")
     p.add_argument("--instances", help="comma-separated labels whose connected components are numbered as instances (e.g. 1 for CSF spaces)")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch", help="run the network with torch or ONNX Runtime")
     p.add_argument("--no-intensity-model", dest="intensity_model", action="store_false",
@@ -135,10 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     _modality(p)
     _add_common_output(p)
 
+    from .strip import add_parser as add_strip
+
+    add_strip(sub, _device, _modality, _add_common_output)
+
     p = sub.add_parser("train", help="train a model (writes a checkpoint folder; resumable; torchrun for several GPUs)")
-    p.add_argument("task", choices=["sr", "segment", "denoise"],
+    p.add_argument("task", choices=["sr", "segment", "denoise", "strip"],
                    help="sr: the 3-D super-resolution network (cnn, or gan with --gan); segment: the brain-tissue U-Net; "
-                        "denoise: the denoising autoencoder (ae)")
+                        "denoise: the denoising autoencoder (ae); strip: the head atlas of brain extraction (registers the "
+                        "FreeSurfer 3T18yo head onto the bundled MNI brain; fetches it into $MEDSR_DATA_CACHE)")
     p.add_argument("output", help="folder for checkpoints and the trained weights")
     p.add_argument("--data", nargs="+", metavar="PATH",
                    help="sr: high-resolution volumes or folders of them (default: the bundled MNI T1); with two or more "
@@ -396,6 +408,11 @@ def cmd_bench(args) -> int:
             run_enhance_bench(Path(args.output), args.input, _method_list(args.methods, "enhance"), args.overwrite, progress,
                               noise_draws=args.noise_draws)
             report = "enhance.md"
+        elif args.task == "heads":
+            from ..evaluation.bench_heads import run_heads_bench
+
+            run_heads_bench(Path(args.output), device=args.device, overwrite=args.overwrite, progress=progress)
+            report = "heads.md"
         else:
             from ..evaluation.bench_segment import run_segment_bench
 
@@ -408,10 +425,13 @@ def cmd_bench(args) -> int:
 def cmd_segment(args) -> int:
     from ..io import check_output_path, read_volume, write_text_atomic, write_volume
     from ..methods.segmentation import colour_table_text, segment
+    from ..strip import NoBrainFound
     from .console import progress_bar
 
     output = Path(args.output)
-    stem = _stem(output)
+    from .paths import stem as file_stem
+
+    stem = file_stem(output)
     extras = [output.with_name(stem + ".ctbl"), output.with_name(stem + ".volumes.json")]
     instances_of = [int(v) for v in args.instances.split(",")] if args.instances else []
     if instances_of:
@@ -419,9 +439,14 @@ def cmd_segment(args) -> int:
     for path in [output] + extras:
         check_output_path(path, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
-    with progress_bar("segment", not args.quiet) as progress:
-        result = segment(volume, args.model, device=args.device, instances_of=instances_of, progress=progress, backend=args.backend,
-                         intensity_model=args.intensity_model, super_resolution=args.sr)
+    brain_mask = read_volume(args.mask) if args.mask else (None if args.skull_stripped else "auto")
+    try:
+        with progress_bar("segment", not args.quiet) as progress:
+            result = segment(volume, args.model, device=args.device, instances_of=instances_of, progress=progress,
+                             backend=args.backend, intensity_model=args.intensity_model, super_resolution=args.sr,
+                             brain_mask=brain_mask)
+    except NoBrainFound as error:
+        raise MedSRError(f"no brain found in {args.input}: {error}") from None
     write_volume(result.labels, output, args.overwrite, [args.input])
     write_text_atomic(extras[0], colour_table_text(result.names, result.colours))
     summary = {"model": f"{result.model['name']} {result.model['version']}", "grid": repr(result.labels.grid),
@@ -430,6 +455,11 @@ def cmd_segment(args) -> int:
         summary["intensity_model"] = dataclasses.asdict(result.intensity_fit)
     if result.super_resolved_by:
         summary["super_resolved_by"] = result.super_resolved_by
+    if result.intracranial_ml is not None:
+        summary["intracranial_ml"] = result.intracranial_ml
+        summary["brain_mask"] = result.brain_mask_source
+        if result.brain_evidence:
+            summary["brain_evidence"] = result.brain_evidence
     if instances_of:
         write_volume(result.instances, extras[2], args.overwrite, [args.input])
         summary["instances"] = result.instance_table
@@ -440,19 +470,13 @@ def cmd_segment(args) -> int:
         print(f"super-resolved by {result.super_resolved_by} onto {result.labels.grid!r}")
     if result.intensity_fit is not None:
         print(result.intensity_fit.describe(result.names))
+    if result.intracranial_ml is not None:
+        print(f"{'intracranial (mask)':<22} {result.intracranial_ml:9.2f} mL")
     for name, ml in result.volumes_ml.items():
         print(f"{name:<22} {ml:9.2f} mL")
     if instances_of:
         print(f"{len(result.instance_table)} instances of label(s) {args.instances} -> {extras[2]}")
     return 0
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for ending in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"):
-        if name.lower().endswith(ending):
-            return name[: -len(ending)]
-    return name
 
 
 def cmd_train(args) -> int:
@@ -464,6 +488,16 @@ def cmd_train(args) -> int:
         raise MedSRError("--average-weights is an option of `medsr train segment` and `medsr train denoise`")
     if args.average_weights is not None and not 0.0 < args.average_weights < 1.0:
         raise MedSRError(f"--average-weights must lie strictly between 0 and 1 (e.g. 0.999), not {args.average_weights}")
+    if args.task == "strip":
+        from ..io import check_output_path
+        from ..strip.atlas import build_atlas
+
+        folder = Path(args.output)
+        check_output_path(folder, [], overwrite=False)  # a new folder: the shipped atlas is never replaced in place
+        with progress_bar("train strip (atlas)", not args.quiet) as progress:
+            provenance = build_atlas(folder, progress)
+        print(f"atlas written to {folder} in {provenance['seconds']:.0f} s; copy its files into Resources/Atlas to ship it")
+        return 0
     if args.task == "sr":
         from ..sample_data import sample_path
         from ..io.cohort import rank_and_world
@@ -547,9 +581,15 @@ def _mm(values) -> str:
     return "x".join(f"{v:.4g}" for v in values)
 
 
+def _strip(args) -> int:
+    from .strip import cmd_strip
+
+    return cmd_strip(args)
+
+
 COMMANDS = {
     "degrade": cmd_degrade, "sr": cmd_sr, "enhance": cmd_enhance, "eval": cmd_eval, "demo": cmd_demo, "bench": cmd_bench,
-    "segment": cmd_segment, "train": cmd_train, "export": cmd_export, "models": cmd_models, "methods": cmd_methods,
+    "segment": cmd_segment, "strip": _strip, "train": cmd_train, "export": cmd_export, "models": cmd_models, "methods": cmd_methods,
 }
 
 

@@ -74,13 +74,13 @@ def run_segment_bench(output: Path, model: str = "brain-tissue", device: str = "
     cases = {}
     progress.update(0.0, "1 mm")
     start = time.perf_counter()
-    result = segment(data.t1, model, device=device, progress=progress.sub(0.0, 0.3))
+    result = segment(data.t1, model, device=device, progress=progress.sub(0.0, 0.3), brain_mask=None)
     cases["1 mm (as acquired)"] = _case(data, result, time.perf_counter() - start, data.t1.as_float32())
     thick = degrade(data.t1, Acquisition((1, 1, 4), "gaussian"))
     for method, part in (("bspline", (0.3, 0.4)), ("auto", (0.4, 0.6))):
         start = time.perf_counter()
         restored, by = super_resolve_to_spacing(thick, (1.0, 1.0, 1.0), method, device, progress.sub(*part))
-        result = segment(restored, model, device=device)
+        result = segment(restored, model, device=device, brain_mask=None)
         seconds = time.perf_counter() - start
         assert result.labels.grid.size == data.t1.grid.size
         cases[f"1x1x4 mm thick slices (Gaussian profile), super-resolved by {by} onto the 1 mm grid (--sr {method})"] = _case(
@@ -88,7 +88,7 @@ def run_segment_bench(output: Path, model: str = "brain-tissue", device: str = "
     for name, signals in SYNTHETIC_CONTRASTS.items():
         start = time.perf_counter()
         image = synthetic_contrast(data, signals)
-        result = segment(image, model, device=device)
+        result = segment(image, model, device=device, brain_mask=None)
         cases[f"{name} (synthetic from the tissue maps, CSF:GM:WM = {signals[1]}:{signals[2]}:{signals[3]}, 2 % Rician noise)"] = _case(
             data, result, time.perf_counter() - start, image.as_float32())
     progress.update(0.6, "256^3 timing")
@@ -97,7 +97,7 @@ def run_segment_bench(output: Path, model: str = "brain-tissue", device: str = "
     volume = data.t1.with_array(big, Grid((256, 256, 256), (1.0, 1.0, 1.0)))
     with PeakMemory() as memory:
         start = time.perf_counter()
-        result = segment(volume, model, device=device, progress=progress.sub(0.6, 1.0))
+        result = segment(volume, model, device=device, progress=progress.sub(0.6, 1.0), brain_mask=None)
         seconds = time.perf_counter() - start
     timing = {"size": [256, 256, 256], "seconds": seconds, "peak_memory_mb": memory.peak_mb, "device": result.report.device,
               "patch": list(result.report.patch_size), "windows": result.report.windows}

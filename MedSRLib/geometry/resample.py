@@ -14,6 +14,7 @@ from scipy.special import erf
 
 from ..errors import MedSRError
 from .grid import Grid
+from .sitk_grid import apply_grid, reference_image
 
 INTERPOLATORS = {
     "nearest": sitk.sitkNearestNeighbor,
@@ -94,7 +95,6 @@ def interpolate(array: np.ndarray, source: Grid, target: Grid, method: str) -> n
     """
     if method not in INTERPOLATORS:
         raise MedSRError(f"unknown interpolation {method!r}; choose one of {', '.join(INTERPOLATORS)}")
-    from ..io.convert import apply_grid, reference_image
 
     image = apply_grid(sitk.GetImageFromArray(np.ascontiguousarray(array.T, dtype=np.float32)), source)
     resampler = sitk.ResampleImageFilter()

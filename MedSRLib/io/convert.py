@@ -7,16 +7,12 @@ from typing import Optional
 import numpy as np
 import SimpleITK as sitk
 
-from ..geometry import Grid
+from ..geometry.sitk_grid import apply_grid, grid_of, reference_image  # noqa: F401  (re-exported)
 from ..volume import Volume
 
 #: metadata key under which NRRD and MetaImage files keep the intensity meaning
 MODALITY_KEY = "MedSR_modality"
 METADATA_PREFIX = "MedSR_"
-
-
-def grid_of(image: sitk.Image) -> Grid:
-    return Grid(size=image.GetSize(), spacing=image.GetSpacing(), origin=image.GetOrigin(), direction=image.GetDirection())
 
 
 def volume_from_sitk(image: sitk.Image, modality: str = "MR", source: Optional[str] = None) -> Volume:
@@ -38,16 +34,3 @@ def sitk_from_volume(volume: Volume, array: Optional[np.ndarray] = None) -> sitk
     image = sitk.GetImageFromArray(np.ascontiguousarray(data.T))
     apply_grid(image, volume.grid)
     return image
-
-
-def apply_grid(image: sitk.Image, grid: Grid) -> sitk.Image:
-    image.SetSpacing(grid.spacing)
-    image.SetOrigin(grid.origin)
-    image.SetDirection(grid.direction)
-    return image
-
-
-def reference_image(grid: Grid, pixel=sitk.sitkFloat32) -> sitk.Image:
-    """An empty-valued image that only carries ``grid``, for SimpleITK's resampler."""
-    image = sitk.Image([int(n) for n in grid.size], pixel)
-    return apply_grid(image, grid)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import SimpleITK as sitk
@@ -35,6 +35,10 @@ class Segmentation:
     intensity_fit: Optional[IntensityFit] = None
     #: how the input was super-resolved before segmentation (``super_resolution``), else None
     super_resolved_by: Optional[str] = None
+    #: the intracranial volume inside the brain mask the labels were confined to (mL), and where that mask came from
+    intracranial_ml: Optional[float] = None
+    brain_mask_source: Optional[str] = None
+    brain_evidence: Dict = field(default_factory=dict)
 
 
 def segment(
@@ -47,6 +51,7 @@ def segment(
     backend: str = "torch",
     intensity_model: bool = True,
     super_resolution: Optional[str] = None,
+    brain_mask: Union[str, Volume, None] = "auto",
 ) -> Segmentation:
     """Label ``volume`` with catalog model ``model``.
 
@@ -67,6 +72,10 @@ def segment(
     check_finite(volume)
     if volume.modality == "CT":
         raise MedSRError("the brain-tissue model is for MR images; this volume is CT (Hounsfield units)")
+    if brain_mask == "auto":  # an empty or flat image is "no brain", not "a label map"
+        from ..strip import check_can_hold_a_head
+
+        check_can_hold_a_head(volume)
     if looks_like_labels(volume) and np.unique(volume.array).size <= 16:
         raise MedSRError(
             f"the input looks like a label map ({np.unique(volume.array).size} distinct integer values), not an image; "
@@ -80,15 +89,25 @@ def segment(
         progress = progress.sub(0.5, 1.0)
         on_working_grid = on_working_grid or restored is not volume  # labels on the super-resolved grid
         volume = restored
+    inside, source, evidence = _brain_mask(volume, brain_mask, progress.sub(0.0, 0.4))
+    if inside is not None:
+        progress = progress.sub(0.4, 1.0)
     working = volume.grid.with_spacing(entry["input"]["spacing_mm"])
     progress.update(0.02, "resampling to the model's spacing")
     image = resample_to_grid(volume.array, volume.grid, working, "bspline")
+    inside_working = None
+    if inside is not None:  # the network learnt skull-stripped brains: show it one
+        inside_working = resample_to_grid(inside.astype(np.float32), volume.grid, working, "linear") > 0.5
+        image = np.where(inside_working, image, 0.0)
     image = _normalise(image)
     logits, report = predict(
         network, image, device=device, overlap=0.25, bytes_per_voxel=entry["input"].get("bytes_per_voxel", 4096),
         multiple=entry["input"].get("multiple", 8), progress=progress.sub(0.05, 0.9),
     )
     probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy()
+    if inside_working is not None:
+        probabilities[:, ~inside_working] = 0.0
+        probabilities[0, ~inside_working] = 1.0
     names = {int(k): v for k, v in entry["labels"]["names"].items()}
     fit = None
     if intensity_model:
@@ -99,14 +118,40 @@ def segment(
         progress.update(0.92, "bringing probabilities back to the input grid")
         probabilities = np.stack([resample_to_grid(p, working, grid, "linear") for p in probabilities])
     labels_array = probabilities.argmax(axis=0).astype(np.uint8)
+    intracranial_ml = None
+    if inside is not None:
+        inside_here = inside if grid == volume.grid else resample_to_grid(inside.astype(np.float32), volume.grid, grid, "linear") > 0.5
+        labels_array[~inside_here] = 0
+        intracranial_ml = float(inside_here.sum()) * float(np.prod(grid.spacing)) / 1000.0
     colours = {int(k): tuple(v) for k, v in entry["labels"]["colours"].items()}
     labels = Volume(labels_array, grid, volume.modality, {"segmentation": f"{entry['name']} {entry['version']}", "kind": "labels"})
     result = Segmentation(labels, names, colours, label_volumes_ml(labels, names), entry, report, intensity_fit=fit,
-                          super_resolved_by=super_resolved_by)
+                          super_resolved_by=super_resolved_by, intracranial_ml=intracranial_ml, brain_mask_source=source,
+                          brain_evidence=evidence)
     if instances_of:
         result.instances, result.instance_table = connected_instances(labels, instances_of)
     progress.update(1.0, "segmented")
     return result
+
+
+def _brain_mask(volume: Volume, brain_mask, progress: Progress):
+    """(0/1 array on ``volume``'s grid or None, where it came from, the extraction's evidence)."""
+    if brain_mask is None:
+        return None, None, {}
+    if isinstance(brain_mask, Volume):
+        if not brain_mask.grid.matches(volume.grid):
+            raise MedSRError("the brain mask is not on the grid of the image to segment: "
+                             + brain_mask.grid.describe_difference(volume.grid))
+        inside = brain_mask.array > 0
+        if not inside.any():
+            raise MedSRError("the brain mask is empty: no voxel > 0")
+        return inside, "given", {}
+    if brain_mask != "auto":
+        raise MedSRError(f"brain_mask must be 'auto', a label map or None, not {brain_mask!r}")
+    from ..strip import extract_brain
+
+    brain = extract_brain(volume, progress)
+    return brain.mask.array > 0, "medsr strip (atlas registration)", brain.evidence
 
 
 def super_resolve_to_spacing(volume: Volume, spacing, method_name: str, device: str, progress: Progress):

@@ -39,7 +39,7 @@ def held_out(tissues):
 
 @pytest.fixture(scope="module")
 def segmented(held_out):
-    return segment(held_out[0], device="cpu")
+    return segment(held_out[0], device="cpu", brain_mask=None)
 
 
 def dice(a, b, label):
@@ -59,7 +59,7 @@ def test_dice_on_held_out_real_anatomy_is_above_the_floor(held_out, segmented):
 
 
 def test_the_intensity_model_raises_dice_over_the_network_alone(held_out, segmented):
-    alone = segment(held_out[0], device="cpu", intensity_model=False)
+    alone = segment(held_out[0], device="cpu", intensity_model=False, brain_mask=None)
     assert alone.intensity_fit is None and segmented.intensity_fit.applied
     for label, floor in DICE_FLOOR_NETWORK_ALONE.items():
         assert dice(held_out[1], alone.labels.array, label) > floor, label
@@ -89,9 +89,9 @@ def test_the_intensity_model_steps_aside_for_tissues_it_cannot_separate(tissues)
 
     lo, hi = (50, 60, HELD_OUT_K_START), (146, 172, HELD_OUT_K_START + 56)
     pd_like = crop(synthetic_contrast(tissues, SYNTHETIC_CONTRASTS["PD-like"]), lo, hi)
-    refused = segment(pd_like, device="cpu")
+    refused = segment(pd_like, device="cpu", brain_mask=None)
     assert not refused.intensity_fit.applied and "overlap in intensity" in refused.intensity_fit.reason
-    assert np.array_equal(refused.labels.array, segment(pd_like, device="cpu", intensity_model=False).labels.array)
+    assert np.array_equal(refused.labels.array, segment(pd_like, device="cpu", intensity_model=False, brain_mask=None).labels.array)
 
 
 def test_label_volumes_add_up(held_out, segmented):
@@ -104,9 +104,9 @@ def test_label_volumes_add_up(held_out, segmented):
 def test_oblique_thick_slice_input_gives_labels_on_its_grid_or_the_1mm_grid(held_out):
     volume = oblique(held_out[0], spacing=(1.0, 1.0, 1.0))
     thick = degrade(volume, Acquisition((1, 1, 4), "gaussian"))
-    on_input = segment(thick, device="cpu")
+    on_input = segment(thick, device="cpu", brain_mask=None)
     assert on_input.labels.grid == thick.grid and on_input.super_resolved_by is None
-    on_sr = segment(thick, on_working_grid=True, device="cpu")
+    on_sr = segment(thick, on_working_grid=True, device="cpu", brain_mask=None)
     assert on_sr.labels.grid == thick.grid.with_spacing((1, 1, 1))
     assert on_sr.labels.grid.matches(volume.grid, atol_mm=1e-9)
     assert dice(held_out[1], on_sr.labels.array, 3) > 0.7
@@ -117,8 +117,8 @@ def test_learned_super_resolution_before_segmentation_beats_interpolation_on_thi
     # 0.704 / 0.918 / 0.941 after B-spline interpolation
     volume = oblique(held_out[0], spacing=(1.0, 1.0, 1.0))
     thick = degrade(volume, Acquisition((1, 1, 4), "gaussian"))
-    learned = segment(thick, device="cpu", super_resolution="auto")
-    interpolated = segment(thick, device="cpu", super_resolution="bspline")
+    learned = segment(thick, device="cpu", super_resolution="auto", brain_mask=None)
+    interpolated = segment(thick, device="cpu", super_resolution="bspline", brain_mask=None)
     assert learned.super_resolved_by.startswith("cnn (model brain-sr-thick") and interpolated.super_resolved_by == "bspline"
     for result in (learned, interpolated):
         assert result.labels.grid == thick.grid.with_spacing((1, 1, 1)) and result.labels.grid.matches(volume.grid, atol_mm=1e-9)
@@ -162,7 +162,7 @@ def test_segment_command_writes_labels_colours_and_volumes(tmp_path, capsys, hel
     source = tmp_path / "t1.nrrd"
     write_volume(held_out[0], source)
     out = tmp_path / "labels.nrrd"
-    assert main(["segment", str(source), str(out), "--instances", "1", "--device", "cpu", "--quiet"]) == 0
+    assert main(["segment", str(source), str(out), "--instances", "1", "--device", "cpu", "--quiet", "--skull-stripped"]) == 0
     printed = capsys.readouterr().out
     assert "grey matter" in printed and "mL" in printed and "intensity model applied" in printed
     assert read_volume(out).grid == held_out[0].grid
@@ -172,11 +172,11 @@ def test_segment_command_writes_labels_colours_and_volumes(tmp_path, capsys, hel
     assert set(summary["volumes_ml"]) == {"cerebrospinal fluid", "grey matter", "white matter"}
     assert (tmp_path / "labels.instances.nrrd").exists() and summary["instances"]
     assert summary["intensity_model"]["applied"] and len(summary["intensity_model"]["means"]) == 3
-    assert main(["segment", str(source), str(tmp_path / "alone.nrrd"), "--no-intensity-model", "--device", "cpu", "--quiet"]) == 0
+    assert main(["segment", str(source), str(tmp_path / "alone.nrrd"), "--no-intensity-model", "--device", "cpu", "--quiet", "--skull-stripped"]) == 0
     assert "intensity model" not in capsys.readouterr().out
     assert "intensity_model" not in json.loads((tmp_path / "alone.volumes.json").read_text())
     # --sr on a volume already at the model's 1 mm: nothing to super-resolve, labels on the input grid
-    assert main(["segment", str(source), str(tmp_path / "sr.nrrd"), "--sr", "--device", "cpu", "--quiet"]) == 0
+    assert main(["segment", str(source), str(tmp_path / "sr.nrrd"), "--sr", "--device", "cpu", "--quiet", "--skull-stripped"]) == 0
     assert read_volume(tmp_path / "sr.nrrd").grid == held_out[0].grid
     assert json.loads((tmp_path / "sr.volumes.json").read_text())["super_resolved_by"].startswith("none")
 
@@ -192,7 +192,7 @@ def test_segment_command_refuses_a_4d_file(tmp_path, capsys):
 
 
 def test_onnx_runtime_agrees_with_torch_on_held_out_anatomy(held_out, segmented):
-    from_onnx = segment(held_out[0], device="cpu", backend="onnxruntime")
+    from_onnx = segment(held_out[0], device="cpu", backend="onnxruntime", brain_mask=None)
     assert from_onnx.labels.grid == segmented.labels.grid
     same = (from_onnx.labels.array == segmented.labels.array).mean()
     assert same > 0.999, same

@@ -356,7 +356,7 @@ def slicer_array(node) -> np.ndarray:
 def test_real_segmentation_becomes_a_named_coloured_segmentation_node(logic, logics, t1, scratch):
     """The shipped brain-tissue model through the real `medsr segment` child process."""
     before, count = snapshot(t1), logics.scene.GetNumberOfNodes()
-    result = logic.run(t1, Request(task="segment", method="brain-tissue", device="cpu"))
+    result = logic.run(t1, Request(task="segment", method="brain-tissue", device="cpu", skullStripped=True))
     names = [name for name, _, _ in segmentLabels(result.node)]
     assert names == ["cerebrospinal fluid", "grey matter", "white matter"]
     assert any(note.startswith("grey matter: ") and note.endswith(" mL") for note in result.notes)
@@ -393,8 +393,8 @@ def test_segmentation_of_thick_slices_can_be_super_resolved_first(logic, logics,
     thickMatrix[:3, 2] *= 4
     node = add_volume(logics.scene, thick, thickMatrix, "T1 thick")
     before = snapshot(node)
-    fine = logic.run(node, Request(task="segment", method="brain-tissue", device="cpu", superResolveFirst=True))
-    coarse = logic.run(node, Request(task="segment", method="brain-tissue", device="cpu"))
+    fine = logic.run(node, Request(task="segment", method="brain-tissue", device="cpu", superResolveFirst=True, skullStripped=True))
+    coarse = logic.run(node, Request(task="segment", method="brain-tissue", device="cpu", skullStripped=True))
     assert any(note.startswith("super-resolved first by cnn (model brain-sr-thick") for note in fine.notes)
     assert "intensity model applied" in fine.notes and not any(n.startswith("super-resolved") for n in coarse.notes)
     labelmap = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
@@ -420,3 +420,45 @@ def vtk_matrix(orientedImage) -> np.ndarray:
     matrix = vtk.vtkMatrix4x4()
     orientedImage.GetImageToWorldMatrix(matrix)
     return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+
+# --- brain mask: a real head with skull ---------------------------------------------------------------------------
+@pytest.fixture()
+def itk_head(logics):
+    """ITK's KmeansTest subject (real, with skull; 2x2x3 mm) as a scalar volume node, read with MedSRLib."""
+    from pathlib import Path
+
+    from MedSRLib import read_volume
+
+    volume = read_volume(Path(__file__).resolve().parents[1] / "Data" / "itk-subject" / "t1.nii.gz")
+    return add_volume(logics.scene, np.ascontiguousarray(volume.array.T).astype(np.float32), volume.grid.ijk_to_ras(), "KmeansTest")
+
+
+def test_brain_mask_is_a_segmentation_named_after_the_input_with_the_masked_volume(logic, logics, itk_head, scratch):
+    before = snapshot(itk_head)
+    result = logic.stripBrain(itk_head, maskedVolume=True, device="cpu")
+    assert result.node.GetName() == "KmeansTest brain mask"
+    assert [name for name, _, _ in segmentLabels(result.node)] == ["brain"]
+    assert any(note.startswith("intracranial volume ") and note.endswith(" mL") for note in result.notes)
+    masked = slicer_array(result.maskedNode)
+    source = slicer_array(itk_head)
+    inside = masked != 0
+    assert 0.08 < inside.mean() < 0.3  # the brain, not the head (the head fills about a quarter of this field of view)
+    np.testing.assert_array_equal(masked[inside], source[inside])
+    np.testing.assert_allclose(ijk_to_ras(result.maskedNode), ijk_to_ras(itk_head), atol=1e-9)
+    assert_unchanged(itk_head, before)
+    assert list(scratch.iterdir()) == []
+
+
+def test_brain_mask_of_noise_is_refused_in_the_panel_terms_and_adds_nothing(logic, logics, scratch):
+    rng = np.random.default_rng(1)
+    node = add_volume(logics.scene, rng.random((80, 100, 100), dtype=np.float32) * 100, np.diag([1.5, 1.5, 1.5, 1.0]), "noise")
+    count = logics.scene.GetNumberOfNodes()
+    with pytest.raises(ProcessingError, match="no brain found in input.nrrd: "):
+        logic.stripBrain(node, device="cpu")
+    with pytest.raises(ProcessingError, match="no brain found"):
+        logic.run(node, Request(task="segment", method="brain-tissue", device="cpu"))
+    assert logics.scene.GetNumberOfNodes() == count
+    assert list(scratch.iterdir()) == []
+    with pytest.raises(ProcessingError, match="option of the brain mask task"):
+        logic.run(node, Request(task="segment", method="brain-tissue", maskedVolume=True))

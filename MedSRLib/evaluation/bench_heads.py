@@ -1,0 +1,282 @@
+"""`medsr bench --task heads`: brain extraction and tissue segmentation on held-out heads with skull, beside peers.
+
+Validation heads (none used to build the atlas or train the tissue network):
+
+* FreeSurfer's 711-2C average head (256^3 at 1 mm, skull, scalp, neck), reference brain mask its intracranial mask
+  711-2B, reference tissues the MNI grey/white-matter maps carried onto it by registration inside 711-2B
+  (evaluation/head_reference.py); once as distributed and once placed as a scanner would (rotated by 12, -10 and
+  15 degrees, shifted by 7, -11, 9 mm, sampled on a sagittal 1 mm grid of its own);
+* ITK's KmeansTest subject (a single real subject, 2x2x3 mm, field of view cut at the chin), reference mask its
+  skull-stripped twin (brain masks only: it has no tissue reference).
+
+Built from: the atlas (FreeSurfer 3T18yo head + the bundled MNI brain, Resources/Atlas) and the brain-tissue network
+(trained on the bundled MNI template only). Peers, when installed (not dependencies of MedSR): deepbet (brain
+masks, T1-weighted), ANTsPy's N4 + Atropos 3-class inside deepbet's mask; always: a threshold-and-morphology mask
+and a 3-class Otsu threshold inside the reference brain mask.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..geometry import Grid
+from ..io import write_text_atomic
+from ..io.convert import sitk_from_volume
+from ..methods.segmentation import segment
+from ..progress import SILENT, Progress
+from ..simulate import Acquisition, add_noise, degrade
+from ..strip import extract_brain
+from ..volume import Volume
+from .comparison import PeakMemory, machine_description
+from .head_reference import TISSUES, reference_tissues
+from .heads import load_head
+from .placement import place, scanner_grid, scanner_placement
+from .report import refuse_existing_report
+
+#: relative signal per class for SynthSeg-style renderings: background/air, dark non-brain (bone, air cavities),
+#: mid non-brain (muscle, skin), bright non-brain (fat, marrow), CSF, GM, WM
+RENDERINGS = {
+    "T2-like": (0.0, 0.08, 0.35, 0.55, 1.0, 0.55, 0.38),
+    "PD-like": (0.0, 0.12, 0.55, 0.8, 0.9, 0.78, 0.62),
+}
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    total = np.count_nonzero(a) + np.count_nonzero(b)
+    return float(2.0 * np.count_nonzero(a & b) / total) if total else 1.0
+
+
+def tissue_figures(reference: np.ndarray, labels: np.ndarray, brain: np.ndarray, voxel_ml: float) -> dict:
+    """Dice per tissue inside the reference brain, GM and WM Dice over the whole head (tissue outside counts against),
+    and the labelled brain volume against the reference's."""
+    inside = {name: dice((reference == k) & brain, (labels == k) & brain) for k, name in TISSUES.items()}
+    figures = {"inside_brain": inside, "mean_inside_brain": float(np.mean(list(inside.values()))),
+               "whole_head": {TISSUES[k]: dice(reference == k, labels == k) for k in (2, 3)},
+               "labelled_brain_ml": float(np.count_nonzero(labels > 0) * voxel_ml),
+               "reference_brain_ml": float(np.count_nonzero(brain) * voxel_ml)}
+    figures["brain_volume_error"] = figures["labelled_brain_ml"] / figures["reference_brain_ml"] - 1.0
+    return figures
+
+
+def threshold_mask(volume: Volume) -> np.ndarray:
+    """Baseline brain mask: Otsu head threshold, eroded 5 mm, largest component, dilated 5 mm, holes filled."""
+    image = sitk.Cast(sitk_from_volume(volume), sitk.sitkFloat32)
+    head = sitk.OtsuThreshold(image, 0, 1)
+    radius = [max(1, int(round(5.0 / s))) for s in volume.grid.spacing]
+    core = sitk.BinaryErode(head, radius)
+    largest = sitk.Cast(sitk.RelabelComponent(sitk.ConnectedComponent(core), sortByObjectSize=True) == 1, sitk.sitkUInt8)
+    mask = sitk.BinaryFillhole(sitk.BinaryDilate(largest, radius))
+    return sitk.GetArrayFromImage(mask).T > 0
+
+
+def otsu_tissues(volume: Volume, brain: np.ndarray) -> np.ndarray:
+    """Baseline tissues: 3-class Otsu thresholds of the intensities inside ``brain`` (dark to bright: CSF, GM, WM
+    for T1; for other contrasts the order is the T1's, which is the baseline's weakness)."""
+    values = volume.as_float32()[brain]
+    thresholds = sitk.OtsuMultipleThresholdsImageFilter()
+    thresholds.SetNumberOfThresholds(2)
+    thresholds.Execute(sitk.GetImageFromArray(values.reshape(1, 1, -1)))
+    t = sorted(thresholds.GetThresholds())
+    labels = np.zeros(volume.grid.size, np.uint8)
+    labels[brain] = 1 + np.digitize(values, t)
+    return labels
+
+
+def deepbet_mask(volume: Volume) -> Optional[np.ndarray]:
+    try:
+        import nibabel
+        from deepbet.bet import BrainExtraction
+    except ImportError:
+        return None
+    affine = volume.grid.ijk_to_ras()
+    image = nibabel.Nifti1Image(volume.as_float32(), affine)
+    _, mask, _ = BrainExtraction(no_gpu=True).run(image)
+    return np.asarray(mask.get_fdata()) > 0.5
+
+
+def atropos_tissues(volume: Volume, brain: np.ndarray) -> Optional[np.ndarray]:
+    try:
+        import ants
+    except ImportError:
+        return None
+    origin, spacing = np.asarray(volume.grid.origin), np.asarray(volume.grid.spacing)
+    image = ants.from_numpy(volume.as_float32(), origin=tuple(origin), spacing=tuple(spacing),
+                            direction=volume.grid.direction_matrix)
+    mask = ants.from_numpy(brain.astype(np.float32), origin=tuple(origin), spacing=tuple(spacing),
+                           direction=volume.grid.direction_matrix)
+    corrected = ants.n4_bias_field_correction(image, mask=mask)
+    result = ants.atropos(a=corrected, x=mask, i="kmeans[3]", m="[0.2,1x1x1]", c="[5,0]")
+    return result["segmentation"].numpy().astype(np.uint8)
+
+
+def render(head: Volume, reference: Dict[str, Volume], brain: np.ndarray, signals, seed: int = 0) -> Volume:
+    """A SynthSeg-style rendering of the head: non-brain voxels in 4 classes (3-class Otsu of the head's T1
+    intensities outside the brain, plus air), brain voxels mixed from the reference CSF/GM/WM maps (partial volume
+    kept), each class given ``signals``; then a smooth bias field (+-15 %) and 2 % Rician noise."""
+    values = head.as_float32()
+    outside = ~brain
+    thresholds = sitk.OtsuMultipleThresholdsImageFilter()
+    thresholds.SetNumberOfThresholds(3)
+    thresholds.Execute(sitk.GetImageFromArray(values[outside].reshape(1, 1, -1)))
+    classes = np.digitize(values, sorted(thresholds.GetThresholds()))
+    s = np.asarray(signals, np.float32)
+    image = np.where(outside, s[np.clip(classes, 0, 3)], 0.0).astype(np.float32)
+    image += np.where(brain, reference["csf"].array * s[4] + reference["gm"].array * s[5] + reference["wm"].array * s[6], 0)
+    rng = np.random.default_rng(seed)
+    coarse = rng.normal(0, 1, (4, 4, 4))
+    bias = sitk.GetArrayFromImage(sitk.Expand(sitk.GetImageFromArray(coarse), [int(np.ceil(n / 4)) for n in head.grid.size[::-1]],
+                                              sitk.sitkBSpline)).T[: head.grid.size[0], : head.grid.size[1], : head.grid.size[2]]
+    image *= 1.0 + 0.15 * bias / max(np.abs(bias).max(), 1e-6)
+    image = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(sitk.GetImageFromArray(image.T.copy()), 0.5)).T
+    return head.with_array(add_noise(image * 255.0, "rician", 0.02, rng).astype(np.float32))
+
+
+def _timed(function: Callable, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, progress: Progress = SILENT) -> dict:
+    output = Path(output)
+    refuse_existing_report(output, "heads", overwrite)
+    progress.update(0.0, "loading the held-out heads and their references")
+    head, mask = load_head("711-2c"), load_head("711-2b")
+    reference = reference_tissues()
+    centre = head.grid.ijk_to_lps()[:3, :3] @ (np.asarray(head.grid.size) / 2) + np.asarray(head.grid.origin)
+    motion = scanner_placement(centre=centre)
+    grid = scanner_grid(head, spacing=(1.0, 1.0, 1.0), margin_mm=0.0)
+    # whole 4 mm slabs for the thick-slice case, so that --sr lands back on this very grid
+    grid = Grid(tuple(n + (-n) % 4 for n in grid.size), grid.spacing, grid.origin, grid.direction)
+    placed = {"head": place(head, motion, grid), "mask": place(mask, motion, grid, labels=True),
+              "labels": place(reference["labels"], motion, grid, labels=True)}
+    for name in ("csf", "gm", "wm"):
+        placed[name] = place(reference[name], motion, grid)
+    masks, tissues = {}, {}
+
+    def mask_case(name: str, volume: Volume, truth: np.ndarray, t1_weighted: bool) -> None:
+        voxel_ml = float(np.prod(volume.grid.spacing)) / 1000
+        row = {"reference_ml": float(truth.sum() * voxel_ml)}
+        (brain, seconds) = _timed(extract_brain, volume)
+        row["medsr"] = {"dice": dice(brain.mask.array, truth), "ml": brain.intracranial_ml, "seconds": seconds,
+                        "explained_variance": brain.evidence["explained_variance"]}
+        threshold, seconds = _timed(threshold_mask, volume)
+        row["threshold + morphology"] = {"dice": dice(threshold, truth), "ml": float(threshold.sum() * voxel_ml), "seconds": seconds}
+        found, seconds = _timed(deepbet_mask, volume)
+        if found is not None:
+            row["deepbet"] = {"dice": dice(found, truth), "ml": float(found.sum() * voxel_ml), "seconds": seconds,
+                              "note": "" if t1_weighted else "outside deepbet's T1-weighted domain"}
+            row["_deepbet_mask"] = found
+        masks[name] = row
+
+    def tissue_case(name: str, volume: Volume, truth: Dict[str, Volume], **options) -> None:
+        brain = truth["mask"].array > 0
+        voxel_ml = float(np.prod(volume.grid.spacing)) / 1000
+        with PeakMemory() as memory:
+            result, seconds = _timed(segment, volume, device=device, **options)
+        labels = result.labels.array
+        reference_labels = truth["labels"].array
+        if result.labels.grid.size != truth["labels"].grid.size:
+            raise RuntimeError(f"{name}: labels on {result.labels.grid} but the reference on {truth['labels'].grid}")
+        row = {"medsr": dict(tissue_figures(reference_labels, labels, brain, voxel_ml), seconds=seconds,
+                             peak_memory_mb=memory.peak_mb, super_resolved_by=result.super_resolved_by,
+                             intensity_model="applied" if result.intensity_fit and result.intensity_fit.applied else "not applied")}
+        otsu = otsu_tissues(volume if volume.grid == truth["labels"].grid else truth["head"], brain)
+        row["3-class Otsu inside the reference mask"] = tissue_figures(reference_labels, otsu, brain, voxel_ml)
+        tissues[name] = row
+
+    native = {"head": head, "mask": mask, "labels": reference["labels"]}
+    progress.update(0.05, "brain masks")
+    mask_case("711-2C as distributed (1 mm)", head, mask.array > 0, True)
+    mask_case("711-2C placed as a scanner would (rotated, shifted, sagittal 1 mm grid)", placed["head"], placed["mask"].array > 0, True)
+    itk, itk_mask = load_head("itk-subject"), load_head("itk-subject-stripped")
+    mask_case("ITK KmeansTest subject (2x2x3 mm, real single subject)", itk, itk_mask.array > 0, True)
+    renderings = {name: render(placed["head"], placed, placed["mask"].array > 0, signals) for name, signals in RENDERINGS.items()}
+    for name, image in renderings.items():
+        mask_case(f"711-2C placed, {name} rendering", image, placed["mask"].array > 0, False)
+    progress.update(0.3, "tissues")
+    tissue_case("711-2C as distributed (1 mm, 256^3)", head, native)
+    tissue_case("711-2C placed as a scanner would", placed["head"], placed)
+    for name, image in renderings.items():
+        tissue_case(f"711-2C placed, {name} rendering", image, dict(placed, head=image))
+    thick = degrade(placed["head"], Acquisition((1, 1, 4), "gaussian"))
+    tissue_case("711-2C placed, 1x1x4 mm thick slices (Gaussian profile), --sr auto", thick, placed, super_resolution="auto")
+    progress.update(0.9, "peers' tissues")
+    for name, case in (("711-2C as distributed (1 mm, 256^3)", ("711-2C as distributed (1 mm)", head, native)),
+                       ("711-2C placed as a scanner would", ("711-2C placed as a scanner would (rotated, shifted, sagittal 1 mm grid)",
+                                                             placed["head"], placed))):
+        mask_name, volume, truth = case
+        found = masks[mask_name].get("_deepbet_mask")
+        if found is None:
+            continue
+        voxel_ml = float(np.prod(volume.grid.spacing)) / 1000
+        labels, seconds = _timed(atropos_tissues, volume, found)
+        if labels is not None:
+            tissues[name]["deepbet + N4 + Atropos 3-class"] = dict(
+                tissue_figures(truth["labels"].array, labels, truth["mask"].array > 0, voxel_ml), seconds=seconds)
+        tissues[name]["deepbet + 3-class Otsu"] = tissue_figures(truth["labels"].array, otsu_tissues(volume, found),
+                                                                 truth["mask"].array > 0, voxel_ml)
+    for row in masks.values():
+        row.pop("_deepbet_mask", None)
+    payload = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_description(),
+        "device": device,
+        "built_from": {"atlas": "FreeSurfer 3T18yoSchwartzReactN32 head + MNI ICBM152 2009a brain (Resources/Atlas)",
+                       "tissue_network": "brain-tissue (trained on the MNI ICBM152 2009a template only)"},
+        "validated_on": {"711-2C": "FreeSurfer 711-2C average head; brain reference 711-2B intracranial mask; tissue "
+                                   "reference: MNI GM/WM maps carried onto 711-2C by affine + B-spline registration, inside 711-2B",
+                         "ITK subject": "ITK KmeansTest T1 (2x2x3 mm); brain reference: its skull-stripped twin"},
+        "placement": "rotated 12, -10, 15 degrees about x, y, z through the head's centre, shifted 7, -11, 9 mm, on a "
+                     "sagittal 1 mm grid (i anterior->posterior, j superior->inferior, k right->left)",
+        "renderings": {name: dict(zip(("air", "dark non-brain", "mid non-brain", "bright non-brain", "CSF", "GM", "WM"), s))
+                       for name, s in RENDERINGS.items()},
+        "brain_masks": masks,
+        "tissues": tissues,
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(output / "heads.json", json.dumps(payload, indent=2, default=float) + "\n")
+    write_text_atomic(output / "heads.md", _markdown(payload))
+    progress.update(1.0, "done")
+    return payload
+
+
+def _markdown(payload: dict) -> str:
+    m = payload["machine"]
+    lines = ["# MedSR on held-out heads with skull", "",
+             f"Date {payload['date']}; machine: {m['cpu']}, {m['cpu_cores_usable']} usable cores "
+             f"({m.get('torch_threads', '?')} torch threads), torch {m['torch']}; device: {payload['device']}.", "",
+             f"Built from: atlas = {payload['built_from']['atlas']}; tissue network = {payload['built_from']['tissue_network']}.", "",
+             "Validated on (never used to build either): " + "; ".join(f"{k}: {v}" for k, v in payload["validated_on"].items()) + ".", "",
+             f"Placement: {payload['placement']}.", "",
+             "## Brain masks", "", "| head | reference mL | method | Dice | mL | time (s) |", "|---|---:|---|---:|---:|---:|"]
+    for name, row in payload["brain_masks"].items():
+        for method in ("medsr", "deepbet", "threshold + morphology"):
+            if method in row:
+                r = row[method]
+                note = f" ({r['note']})" if r.get("note") else ""
+                lines.append(f"| {name} | {row['reference_ml']:.0f} | {method}{note} | {r['dice']:.4f} | {r['ml']:.0f} | {r['seconds']:.1f} |")
+    lines += ["", "## Tissues", "", "Dice inside the reference brain (CSF, GM, WM and their mean); GM and WM Dice over the whole "
+              "head (tissue labelled outside the brain counts against); labelled brain volume against the reference mask's.", "",
+              "| case | method | CSF | GM | WM | mean | GM whole head | WM whole head | brain volume error | time (s) | peak memory (MB) |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, row in payload["tissues"].items():
+        for method, r in row.items():
+            d, w = r["inside_brain"], r["whole_head"]
+            seconds = f"{r['seconds']:.1f}" if "seconds" in r else ""
+            memory = f"{r['peak_memory_mb']:.0f}" if "peak_memory_mb" in r else ""
+            lines.append(f"| {name} | {method} | {d['cerebrospinal fluid']:.3f} | {d['grey matter']:.3f} | {d['white matter']:.3f} | "
+                         f"{r['mean_inside_brain']:.3f} | {w['grey matter']:.3f} | {w['white matter']:.3f} | "
+                         f"{100 * r['brain_volume_error']:+.1f} % | {seconds} | {memory} |")
+    lines += ["", "Time of `medsr`'s segmentation includes brain extraction (and super-resolution for thick slices); file "
+              "I/O excluded. Peak memory: the process's resident memory above its level before the call.",
+              "The 3-class Otsu rows are a baseline given the *reference* brain mask, so they isolate tissue labelling."]
+    return "\n".join(lines) + "\n"
