@@ -136,6 +136,7 @@ def render(head: Volume, reference: Dict[str, Volume], brain: np.ndarray, signal
                                               sitk.sitkBSpline)).T[: head.grid.size[0], : head.grid.size[1], : head.grid.size[2]]
     image *= 1.0 + 0.15 * bias / max(np.abs(bias).max(), 1e-6)
     image = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(sitk.GetImageFromArray(image.T.copy()), 0.5)).T
+    image = np.clip(image, 0.0, None)  # the recursive Gaussian rings a little below zero next to air
     return head.with_array(add_noise(image * 255.0, "rician", 0.02, rng).astype(np.float32))
 
 

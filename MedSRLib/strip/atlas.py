@@ -17,6 +17,7 @@ None of the held-out heads (711-2C with its 711-2B mask, ITK's KmeansTest subjec
 from __future__ import annotations
 
 import json
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import MedSRError
+from ..models.catalog import sha256_of
 from ..progress import SILENT, Progress
 
 ATLAS_FILES = ("head.nii.gz", "brain.nii.gz")
@@ -52,11 +54,17 @@ _CACHE = {}
 
 
 def load_atlas() -> Atlas:
+    """The shipped atlas, its files checked against the sha256 recorded in atlas.json."""
     if "atlas" not in _CACHE:
         folder = atlas_folder()
+        provenance = json.loads((folder / "atlas.json").read_text())
+        for name in ATLAS_FILES:
+            expected = provenance.get("sha256", {}).get(name)
+            if expected is None or sha256_of(folder / name) != expected:
+                raise MedSRError(f"the head atlas file {folder / name} does not match the sha256 in atlas.json; reinstall MedSR")
         head = sitk.Cast(sitk.ReadImage(str(folder / "head.nii.gz")), sitk.sitkFloat32)
         brain = sitk.Cast(sitk.ReadImage(str(folder / "brain.nii.gz")), sitk.sitkFloat32) / 255.0
-        _CACHE["atlas"] = Atlas(head, brain, json.loads((folder / "atlas.json").read_text()))
+        _CACHE["atlas"] = Atlas(head, brain, provenance)
     return _CACHE["atlas"]
 
 
@@ -153,6 +161,9 @@ def build_atlas(output: Path, progress: Progress = SILENT, bspline_iterations: i
         "seconds": round(time.time() - started, 1),
         "held_out": ["711-2C (711-2B mask)", "ITK KmeansTest subject (skull-stripped twin)"],
         "brain_ml": float(sitk.GetArrayFromImage(mask).sum()) / 1000.0,
+        "device": f"CPU ({platform.machine()}, {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()} SimpleITK threads)",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "sha256": {name: sha256_of(output / name) for name in ATLAS_FILES},
     }
     (output / "atlas.json").write_text(json.dumps(provenance, indent=2) + "\n")
     progress.update(1.0, "atlas built")

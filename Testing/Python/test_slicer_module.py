@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import slicer_support as support
@@ -82,11 +84,19 @@ def test_the_scene_reaches_every_node_selector():
     assert selectors == receivers == {"inputSelector", "referenceSelector"}
 
 
-def test_ui_loads_with_qt(tmp_path):
-    """Smoke test with PySide6's QUiLoader (Slicer's custom widgets load as their base classes)."""
-    pytest.importorskip("PySide6.QtUiTools")
+def _declared_classes():
+    """widget name -> the Qt class it must load as: its own class, or for Slicer's custom widgets the base class the
+    .ui declares (QUiLoader has no Slicer plug-ins, so they load as that base)."""
+    extends = {c.find("class").text: c.find("extends").text for c in _ui().iter("customwidget")}
+    return {w.get("name"): extends.get(w.get("class"), w.get("class")) for w in _ui().iter("widget")}
+
+
+def test_ui_loads_in_a_real_qt_and_renders(tmp_path):
+    """PySide6's QUiLoader (offscreen) loads the panel: every widget the module uses exists with a compatible class,
+    and the panel renders to a picture that is not blank."""
+    picture = tmp_path / "panel.png"
     code = f"""
-import sys
+import json
 from PySide6.QtCore import QFile
 from PySide6.QtUiTools import QUiLoader
 from PySide6.QtWidgets import QApplication, QWidget
@@ -94,14 +104,30 @@ app = QApplication([])
 loader = QUiLoader()
 widget = loader.load(QFile({str(UI)!r}))
 assert widget is not None, loader.errorString()
-names = {{w.objectName() for w in widget.findChildren(QWidget)}}
-print(",".join(sorted(names)))
+declared = json.loads({json.dumps(json.dumps(_declared_classes()))})
+found = {{w.objectName(): w for w in widget.findChildren(QWidget)}}
+found[widget.objectName()] = widget
+wrong = [name + ' is ' + found[name].metaObject().className() + ', not a ' + cls
+         for name, cls in declared.items() if name in found and not found[name].inherits(cls)]
+assert not wrong, wrong
+widget.resize(460, 760)
+widget.show()
+app.processEvents()
+assert widget.grab().save({str(picture)!r})
+print(",".join(sorted(found)))
 """
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     loaded = set(out.stdout.strip().split(","))
-    assert (_widget_names() - {"MedSR"}) <= loaded
+    assert _widget_names() <= loaded
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(picture).convert("L"), dtype=float)
+    assert pixels.shape[0] >= 700 and pixels.shape[1] >= 460  # at least the size asked for (the panel has a minimum width)
+    assert pixels.std() > 10 and len(np.unique(pixels)) > 20  # text and frames, not one flat colour
+    if os.environ.get("MEDSR_SAVE_PANEL"):  # how Screenshots/MedSR-panel-offscreen.png was made
+        Path(os.environ["MEDSR_SAVE_PANEL"]).write_bytes(picture.read_bytes())
 
 
 # --- the module file, imported with stand-ins for the application only -------------------------------------------

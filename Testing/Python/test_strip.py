@@ -144,3 +144,20 @@ def test_segment_labels_tissue_only_inside_the_brain(tmp_path, capsys):
     # a given mask is used as it is
     assert main(["segment", str(source), str(tmp_path / "given.nii.gz"), "--mask", str(mask_out), "--device", "cpu", "--quiet"]) == 0
     assert np.array_equal(read_volume(tmp_path / "given.nii.gz").array, labels.array)
+
+
+def test_a_tampered_atlas_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    from MedSRLib import MedSRError
+    from MedSRLib.strip import atlas
+
+    folder = tmp_path / "Atlas"
+    shutil.copytree(atlas.atlas_folder(), folder)
+    data = bytearray((folder / "brain.nii.gz").read_bytes())
+    data[-10] ^= 0xFF
+    (folder / "brain.nii.gz").write_bytes(bytes(data))
+    monkeypatch.setattr(atlas, "atlas_folder", lambda: folder)
+    monkeypatch.setattr(atlas, "_CACHE", {})
+    with pytest.raises(MedSRError, match="does not match the sha256"):
+        atlas.load_atlas()
