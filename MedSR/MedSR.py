@@ -40,9 +40,10 @@ class MedSR(ScriptedLoadableModule):
         self.parent.dependencies = []
         self.parent.contributors = ["MedSR developers"]
         self.parent.helpText = _(
-            "Super-resolution and enhancement of volumes with their geometry kept exact: results are new volumes "
-            "covering the same field of view, placed beside the input. The processing runs in a separate process "
-            "and can be cancelled. See the <a href=\"https://github.com/medsr/MedSR#3d-slicer-extension\">documentation</a>.")
+            "Super-resolution, enhancement, brain extraction and brain tissue segmentation of volumes with their "
+            "geometry kept exact: results are new volumes or segmentations covering the same field of view, placed "
+            "beside the input. The processing runs in a separate process and can be cancelled. The documentation is "
+            "README.md, installed with the extension beside the MedSRLib folder (section '3D Slicer extension').")
         self.parent.acknowledgementText = _(
             "Sample data: MNI ICBM152 2009a (McConnell Brain Imaging Centre); see Resources/SampleData/LICENSE.txt.")
 

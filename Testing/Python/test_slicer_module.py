@@ -284,3 +284,12 @@ def test_requirements_cover_every_medsrlib_dependency_slicer_lacks():
     needed = {re.split(r"[<>=!~; \[]", d)[0].lower() for d in project["dependencies"]} - {"numpy", "simpleitk", "torch"}
     listed = {re.split(r"[<>=!~; \[]", line)[0].lower() for line in install.requirementLines(MODULE / "Resources" / "requirements.txt")}
     assert needed <= listed, needed - listed
+
+
+def test_no_invented_addresses_in_the_extension_metadata_or_help():
+    """The project has no public address yet: the metadata leaves URLs empty, the help points at the shipped README."""
+    root = MODULE.parent
+    for path in (root / "CMakeLists.txt", MODULE / "CMakeLists.txt", SOURCE, root / "README.md"):
+        assert not re.findall(r"https?://\S*medsr\S*", path.read_text(), flags=re.IGNORECASE), path
+    assert re.search(r'set\(EXTENSION_HOMEPAGE ""\)', (root / "CMakeLists.txt").read_text())
+    assert "README.md" in (root / "CMakeLists.txt").read_text() and "README.md" in SOURCE.read_text()
