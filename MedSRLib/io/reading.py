@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from ..errors import MedSRError
 from ..volume import Volume, check_finite
 from .convert import MODALITY_KEY, volume_from_sitk
+from .integrity import check_complete
 
 
 def read_volume(path, modality: Optional[str] = None, series_uid: Optional[str] = None) -> Volume:
@@ -49,12 +50,18 @@ def _read_file(path: Path):
             raise MedSRError(f"cannot read {path}: the file is empty") from None
         raise MedSRError(f"cannot read {path}: not an image file that SimpleITK understands") from None
     _check_header(reader, path)
+    check_complete(path, reader.GetSize(), _pixel_bytes(reader))
     try:
         image = reader.Execute()
     except RuntimeError as error:
         raise MedSRError(f"cannot read {path}: the file is damaged or truncated ({_first_line(error)})") from None
     tags = {key: reader.GetMetaData(key) for key in reader.GetMetaDataKeys()}
     return image, tags
+
+
+def _pixel_bytes(reader) -> int:
+    probe = sitk.Image([1, 1], reader.GetPixelID())
+    return int(probe.GetSizeOfPixelComponent()) * int(reader.GetNumberOfComponents())
 
 
 def _check_header(reader, path: Path) -> None:

@@ -16,6 +16,7 @@ from ..errors import MedSRError
 from ..volume import Volume
 from .convert import METADATA_PREFIX, MODALITY_KEY, sitk_from_volume
 from .formats import DICOM, format_of
+from .integrity import check_complete
 
 
 def check_output_path(path, inputs: Iterable = (), overwrite: bool = False) -> Path:
@@ -61,6 +62,10 @@ def _write_file(volume: Volume, staged: Path) -> None:
         sitk.WriteImage(image, str(staged), useCompression=not staged.name.lower().endswith((".nii", ".nhdr", ".mhd")))
     except RuntimeError as error:
         raise MedSRError(f"cannot write {staged.name}: {str(error).strip().splitlines()[-1]}") from None
+    try:  # ITK can report a failed write (a full disk) without raising: read back what reached the disk
+        check_complete(staged, volume.grid.size, image.GetSizeOfPixelComponent())
+    except (MedSRError, OSError):
+        raise MedSRError(f"cannot write {staged.name}: only part of it reached the disk (is the disk full?)") from None
 
 
 def _move_into_place(staging: Path, path: Path, fmt: str, overwrite: bool) -> None:
