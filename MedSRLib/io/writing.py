@@ -148,12 +148,17 @@ def _umask() -> int:
 def write_text_atomic(path, text: str) -> Path:
     """Write a small text file through a temporary file and a rename, so readers never see half of it."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise MedSRError(f"cannot write {path}: {error.strerror}") from None
     try:
         with open(handle, "w", encoding="utf-8") as f:
             f.write(text)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         Path(temporary).replace(path)
+    except OSError as error:  # a full disk or a folder that refuses the rename
+        raise MedSRError(f"cannot write {path}: {error.strerror}") from None
     finally:
         Path(temporary).unlink(missing_ok=True)
     return path
