@@ -142,9 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     _modality(p)
     _add_common_output(p)
 
+    from .report import add_parser as add_report
     from .strip import add_parser as add_strip
 
     add_strip(sub, _device, _modality, _add_common_output)
+    add_report(sub)
 
     p = sub.add_parser("train", help="train a model (writes a checkpoint folder; resumable; torchrun for several GPUs)")
     p.add_argument("task", choices=["sr", "segment", "denoise", "strip"],
@@ -449,7 +451,8 @@ def cmd_segment(args) -> int:
         raise MedSRError(f"no brain found in {args.input}: {error}") from None
     write_volume(result.labels, output, args.overwrite, [args.input])
     write_text_atomic(extras[0], colour_table_text(result.names, result.colours))
-    summary = {"model": f"{result.model['name']} {result.model['version']}", "grid": repr(result.labels.grid),
+    summary = {"input": str(Path(args.input).resolve()), "model": f"{result.model['name']} {result.model['version']}",
+               "grid": repr(result.labels.grid),
                "device": result.report.device if result.report else None, "volumes_ml": result.volumes_ml}
     if result.intensity_fit is not None:
         summary["intensity_model"] = dataclasses.asdict(result.intensity_fit)
@@ -587,9 +590,15 @@ def _strip(args) -> int:
     return cmd_strip(args)
 
 
+def _report(args) -> int:
+    from .report import cmd_report
+
+    return cmd_report(args)
+
+
 COMMANDS = {
     "degrade": cmd_degrade, "sr": cmd_sr, "enhance": cmd_enhance, "eval": cmd_eval, "demo": cmd_demo, "bench": cmd_bench,
-    "segment": cmd_segment, "strip": _strip, "train": cmd_train, "export": cmd_export, "models": cmd_models, "methods": cmd_methods,
+    "segment": cmd_segment, "strip": _strip, "report": _report, "train": cmd_train, "export": cmd_export, "models": cmd_models, "methods": cmd_methods,
 }
 
 

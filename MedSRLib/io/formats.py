@@ -28,3 +28,16 @@ def format_of(path: Path) -> str:
         return DICOM
     endings = ", ".join(FILE_FORMATS)
     raise MedSRError(f"cannot write {path}: unknown format {path.suffix!r}; use one of {endings}, or a folder name for DICOM")
+
+
+def file_stem(path) -> str:
+    """The file name without its volume ending (``t1.nii.gz`` -> ``t1``)."""
+    name = Path(path).name
+    for ending in FILE_FORMATS:
+        if name.lower().endswith(ending):
+            return name[: -len(ending)]
+    return name
+
+
+def is_volume_file(path) -> bool:
+    return any(Path(path).name.lower().endswith(ending) for ending in FILE_FORMATS)

@@ -1,0 +1,1 @@
+"""Review of results without Slicer: slice mosaics with label overlays and `medsr report`'s offline HTML."""
