@@ -304,8 +304,10 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._timer.stop()
         self._job = None
         self._setRunning(False)
+        self._showVolumes({})
         if job.state == job.DONE:
             self.ui.resultLabel.text = self._describe(job.result)
+            self._showVolumes(job.result.volumesMl)
         elif job.state == job.CANCELLED:
             self.ui.resultLabel.text = _("Cancelled after {seconds:.1f} s; nothing was added.").format(seconds=job.seconds)
         else:
@@ -325,6 +327,16 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.statusLabel.text = _("Starting...") if running else ""
         if running:
             self.ui.resultLabel.text = ""
+
+    def _showVolumes(self, volumesMl) -> None:
+        """The volumes table of the last segmentation or brain mask (hidden for other results)."""
+        table = self.ui.volumesTable
+        table.setRowCount(len(volumesMl))
+        table.setHorizontalHeaderLabels([_("Label"), _("Volume (mL)")])
+        for row, (label, ml) in enumerate(volumesMl.items()):
+            table.setItem(row, 0, qt.QTableWidgetItem(label))
+            table.setItem(row, 1, qt.QTableWidgetItem(f"{ml:.1f}"))
+        table.setVisible(bool(volumesMl))
 
     @staticmethod
     def _describe(result) -> str:

@@ -93,6 +93,8 @@ class Result:
     uncertaintyNode: object = None
     #: brain mask: the input with everything outside the brain zeroed, when the request asked for it
     maskedNode: object = None
+    #: segmentation and brain mask: the volume of each label (and the intracranial volume), in mL
+    volumesMl: Dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
         text = f"{self.node.GetName()}: {self.seconds:.1f} s"
@@ -432,7 +434,7 @@ class MedSRLogic:
                 uncertainty.SetAttribute("MedSR.input", volumeNode.GetID())
                 nodes.addBeside(uncertainty, volumeNode, scene)
             if request.showResult:
-                _showQuietly(node)
+                _showQuietly(node, compareWith=volumeNode if request.task in (SUPER_RESOLUTION, CHAIN) else None)
             return Result(node, metrics=metrics, notes=list(planNotes) + notes, uncertaintyNode=uncertainty)
 
         return finish
@@ -465,8 +467,12 @@ class MedSRLogic:
                 nodes.removeNode(segmentation, scene)
                 raise
             volumes = folder / "output.volumes.json"  # `medsr segment` writes the volume of every label beside it
+            volumesMl = {}
             if volumes.exists():
                 summary = json.loads(volumes.read_text())
+                if summary.get("intracranial_ml") is not None:
+                    volumesMl["intracranial (brain mask)"] = float(summary["intracranial_ml"])
+                volumesMl.update({k: float(v) for k, v in summary["volumes_ml"].items()})
                 if summary.get("super_resolved_by"):
                     notes = notes + [f"super-resolved first by {summary['super_resolved_by']}"]
                 if summary.get("intracranial_ml") is not None:
@@ -475,7 +481,9 @@ class MedSRLogic:
                 if fit:
                     notes = notes + ["intensity model applied" if fit["applied"] else f"intensity model not applied: {fit['reason']}"]
                 notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in summary["volumes_ml"].items()]
-            return Result(segmentation, notes=notes)
+            if request.showResult:
+                _showQuietly(segmentation)
+            return Result(segmentation, notes=notes, volumesMl=volumesMl)
 
         return _Plan([step], finish)
 
@@ -510,7 +518,10 @@ class MedSRLogic:
                 raise
             report = json.loads((folder / "output.strip.json").read_text())
             notes = notes + [f"intracranial volume {report['intracranial_ml']:.1f} mL"]
-            return Result(segmentation, notes=notes, maskedNode=masked)
+            if request.showResult:
+                _showQuietly(segmentation)
+            return Result(segmentation, notes=notes, maskedNode=masked,
+                          volumesMl={"intracranial (brain mask)": float(report["intracranial_ml"])})
 
         return _Plan([step], finish)
 
@@ -587,9 +598,16 @@ def _checkVolume(volumeNode, what: str) -> None:
         raise ProcessingError(f"the {what} {volumeNode.GetName()!r} has {imageData.GetNumberOfScalarComponents()} components per voxel; MedSR needs one")
 
 
-def _showQuietly(node) -> None:
+def _showQuietly(node, compareWith=None) -> None:
+    """Show a result: a volume in the slice views (beside ``compareWith``, slices linked, when given), a
+    segmentation by centring the views on it."""
     try:
-        nodes.showInSliceViews(node)
+        if node.IsA("vtkMRMLSegmentationNode"):
+            nodes.centreViewsOn(node)
+        elif compareWith is not None:
+            nodes.showSideBySide(compareWith, node)
+        else:
+            nodes.showInSliceViews(node)
     except Exception as error:  # showing is a courtesy; the result is already in the scene
         import logging
 

@@ -151,6 +151,35 @@ def showInSliceViews(volumeNode) -> None:
         slicer.util.setSliceViewerLayers(background=volumeNode, fit=True)
 
 
+def showSideBySide(inputNode, resultNode) -> None:
+    """The input in the left (red) view and the result in the right (yellow) one, slices linked, when there is a
+    main window: the compare view of a super-resolution."""
+    app = getattr(slicer, "app", None)
+    layoutManager = getattr(app, "layoutManager", None)
+    if layoutManager is None or layoutManager() is None:
+        return
+    layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutSideBySideView)
+    for view, node in (("Red", inputNode), ("Yellow", resultNode)):
+        widget = layoutManager().sliceWidget(view)
+        composite = widget.mrmlSliceCompositeNode()
+        composite.SetBackgroundVolumeID(node.GetID())
+        composite.SetLinkedControl(True)
+        widget.sliceLogic().FitSliceToAll()
+
+
+def centreViewsOn(segmentationNode) -> None:
+    """Every slice view centred on the segmentation's bounding box, when there is a main window."""
+    app = getattr(slicer, "app", None)
+    layoutManager = getattr(app, "layoutManager", None)
+    if layoutManager is None or layoutManager() is None:
+        return
+    bounds = [0.0] * 6
+    segmentationNode.GetRASBounds(bounds)
+    centre = [(bounds[2 * a] + bounds[2 * a + 1]) / 2 for a in range(3)]
+    for name in layoutManager().sliceViewNames():
+        layoutManager().sliceWidget(name).mrmlSliceNode().JumpSliceByCentering(*centre)
+
+
 def _newNode(nodeClass: str):
     if not nodeClass.startswith("vtkMRML") or not hasattr(slicer, nodeClass):
         raise ValueError(f"not a volume node class: {nodeClass!r}")

@@ -110,10 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks with JSON + Markdown reports: sr (methods that need no training over "
                        "isotropic x2/x4 and thick-slice x4/x6), sr-learned (held-out data), enhance (denoisers at 3/5/9 %% Rician noise), segment (Dice and speed)")
     p.add_argument("output", help="folder for the report (bench.*, sr.*, enhance.* or segment.*)")
-    p.add_argument("--task", choices=["sr", "sr-learned", "enhance", "segment", "heads"], default="sr",
+    p.add_argument("--task", choices=["sr", "sr-learned", "enhance", "segment", "heads", "heads-sr"], default="sr",
                    help="sr-learned: bspline, lanczos, self, cnn and gan on data held out from training (sr.*); heads: brain "
                         "extraction and tissues on held-out heads with skull, beside peers (heads.*; fetches the DATA.md heads "
-                        "into $MEDSR_DATA_CACHE)")
+                        "into $MEDSR_DATA_CACHE); heads-sr: super-resolution on a held-out head with skull, and the evidence "
+                        "that orders auto (auto-sr.json)")
     p.add_argument("--device", default="cpu", help="device for learned methods (default cpu)")
     p.add_argument("--input", help="a volume to use instead of the bundled MNI ICBM152 T1")
     p.add_argument("--methods", help="comma-separated subset of the super-resolution methods")
@@ -410,6 +411,11 @@ def cmd_bench(args) -> int:
             run_enhance_bench(Path(args.output), args.input, _method_list(args.methods, "enhance"), args.overwrite, progress,
                               noise_draws=args.noise_draws)
             report = "enhance.md"
+        elif args.task == "heads-sr":
+            from ..evaluation.bench_heads_sr import run_heads_sr_bench
+
+            run_heads_sr_bench(Path(args.output), device=args.device, overwrite=args.overwrite, progress=progress)
+            report = "heads-sr.md"
         elif args.task == "heads":
             from ..evaluation.bench_heads import run_heads_bench
 

@@ -90,6 +90,8 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     canonical = np.moveaxis(base, thick, -1) if entry["sr"]["kind"] == "thick-slice" else base
     passes = [(), (0, 1)] if with_uncertainty else [()]
     outputs, notes = [], []
+    if backend == "onnxruntime":  # say which execution provider ONNX Runtime took (TensorRT, CUDA or the CPU)
+        notes.append(f"ONNX Runtime ran on {network.session.get_providers()[0]}")
     for index, flips in enumerate(passes):
         part = progress.sub(0.05 + 0.85 * index / len(passes), 0.05 + 0.85 * (index + 1) / len(passes))
         flipped = np.flip(canonical, flips) if flips else canonical
@@ -106,7 +108,7 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     method = entry["method"]
     result = volume.with_array((restored * scale + offset).astype(np.float32), grid, method=method,
                                model=f"{entry['name']} {entry['version']}", inference_device=report.device)
-    if notes:  # out-of-memory fallbacks: smaller patches, or the CPU
+    if notes:  # the ONNX Runtime provider; out-of-memory fallbacks: smaller patches, or the CPU
         result = result.with_array(result.array, inference_notes="; ".join(notes))
     if data_consistency:
         progress.update(0.95, "data consistency")

@@ -139,34 +139,62 @@ register(Method(
 ))
 
 
-def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto", with_uncertainty: bool = False,
-         data_consistency: str | None = OWN_PROFILE):
-    """The best method that applies: a pretrained `cnn` model covering the input, else `self` for a thick-slice
-    axis, else Lanczos. The choice and why are kept in the output's metadata (``auto_choice``)."""
-    from .learned_sr import apply_model, covering_entry
+def auto_preferences() -> dict:
+    """The shipped evidence (Resources/Models/auto-sr.json, written by `medsr bench --task heads-sr`): per kind of
+    scan, the learned methods in the order of their measured gain over B-spline on a held-out head; {} if absent."""
+    import json
+
+    from ..models.catalog import models_folder
 
     try:
-        entry = covering_entry("cnn", volume, grid)
-    except MedSRError as error:
-        entry, no_model = None, str(error)
-    if entry is not None:
-        progress.update(0.0, f"auto: pretrained model {entry['name']} {entry['version']}")
-        result = apply_model(volume, grid, entry, progress, device, with_uncertainty, data_consistency)
-        note = f"cnn (model {entry['name']} {entry['version']} covers this input: {entry['modality']}, " \
-               f"{entry['sr']['kind']} x{entry['sr']['factors'][0]:g}-{entry['sr']['factors'][1]:g})"
-        return _noted(result, note, with_uncertainty)
-    reason = not_applicable(volume, grid)
-    if reason:
-        if with_uncertainty:
-            raise MedSRError(f"auto chose lanczos, which gives no uncertainty map ({no_model}; {reason})")
-        from .interpolation import interpolate_volume
+        return json.loads((models_folder() / "auto-sr.json").read_text())
+    except (MedSRError, OSError, ValueError):
+        return {}
 
-        result = interpolate_volume(volume, grid, progress, "lanczos")
-        return result.with_array(result.array, auto_choice=f"lanczos ({no_model}; {reason})")
-    progress.update(0.0, "auto: self-supervised restoration of the thick-slice axis")
-    result = self_super_resolve(volume, grid, progress, device=device, with_uncertainty=with_uncertainty,
-                                data_consistency=data_consistency)
-    return _noted(result, f"self ({no_model}; the input has a thick-slice axis)", with_uncertainty)
+
+def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto", with_uncertainty: bool = False,
+         data_consistency: str | None = OWN_PROFILE):
+    """The learned method that the benchmark on held-out heads ranks first among those that apply to this input
+    (a `cnn` model must cover it; `self` needs a thick-slice axis), else Lanczos. Without shipped evidence: a
+    covering `cnn`, else `self`, else Lanczos. The choice, why, and the figure behind it are kept in the output's
+    metadata (``auto_choice``)."""
+    from .learned_sr import apply_model, covering_entry
+
+    evidence = auto_preferences()
+    kind = "isotropic" if max(volume.grid.spacing) / min(volume.grid.spacing) < 1.5 else "thick-slice"
+    ranked = evidence.get("order", {}).get(kind)
+    if ranked is None:
+        ranked = [{"method": "cnn"}, {"method": "self"}]
+    passed = []
+    for place, choice in enumerate(ranked, 1):
+        why = (f"ranked {place} of {len(ranked)} for {kind} scans on a held-out head with skull: "
+               f"+{choice['worst_gain_head_db']:.2f} dB inside the head over B-spline in the worst case measured ({evidence.get('source', '')})"
+               if "worst_gain_head_db" in choice else "no benchmark evidence shipped: the default order")
+        if choice["method"] == "cnn":
+            try:
+                entry = covering_entry("cnn", volume, grid)
+            except MedSRError as error:
+                passed.append(f"cnn: {error}")
+                continue
+            progress.update(0.0, f"auto: pretrained model {entry['name']} {entry['version']}")
+            result = apply_model(volume, grid, entry, progress, device, with_uncertainty, data_consistency)
+            return _noted(result, f"cnn (model {entry['name']} {entry['version']}; {why})", with_uncertainty)
+        if choice["method"] == "self":
+            reason = not_applicable(volume, grid)
+            if reason:
+                passed.append(f"self: {reason}")
+                continue
+            progress.update(0.0, "auto: self-supervised restoration of the thick-slice axis")
+            result = self_super_resolve(volume, grid, progress, device=device, with_uncertainty=with_uncertainty,
+                                        data_consistency=data_consistency)
+            return _noted(result, f"self ({why})", with_uncertainty)
+    reasons = "; ".join(passed) or f"no learned method beat B-spline on {kind} scans of a held-out head"
+    if with_uncertainty:
+        raise MedSRError(f"auto chose lanczos, which gives no uncertainty map ({reasons})")
+    from .interpolation import interpolate_volume
+
+    result = interpolate_volume(volume, grid, progress, "lanczos")
+    return result.with_array(result.array, auto_choice=f"lanczos ({reasons})")
 
 
 def _noted(result, note: str, with_uncertainty: bool):
@@ -177,8 +205,8 @@ def _noted(result, note: str, with_uncertainty: bool):
 
 register(Method(
     name="auto", task="sr", family="dispatch", run=auto,
-    summary="picks the best method that applies: a pretrained cnn model covering the input (modality, factors, "
-            "spacing), else `self` for thick-slice scans, else Lanczos; the choice is printed and stored in the output",
+    summary="picks the learned method that the benchmark on held-out heads ranks first among those that apply "
+            "(Resources/Models/auto-sr.json), else Lanczos; the choice, why and the figure are printed and stored",
     options={"uncertainty": "map of inferred detail (cnn or self)",
              "data_consistency": "projection onto the input (on by default)"},
 ))

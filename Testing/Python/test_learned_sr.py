@@ -104,6 +104,7 @@ def test_onnx_runtime_agrees_with_torch(held_out, thick_x4):
     low, torch_result = thick_x4
     onnx_result = get("sr", "cnn").run(low, held_out.grid, device="cpu", backend="onnxruntime")
     assert np.abs(onnx_result.array - torch_result.array).max() < 1e-3 * held_out.array.max()
+    assert "ONNX Runtime ran on CPUExecutionProvider" in onnx_result.metadata["inference_notes"]
 
 
 def test_gan_is_an_explicit_choice_on_the_same_grid(held_out, thick_x4):

@@ -440,6 +440,7 @@ def test_brain_mask_is_a_segmentation_named_after_the_input_with_the_masked_volu
     assert result.node.GetName() == "KmeansTest brain mask"
     assert [name for name, _, _ in segmentLabels(result.node)] == ["brain"]
     assert any(note.startswith("intracranial volume ") and note.endswith(" mL") for note in result.notes)
+    assert 1000 < result.volumesMl["intracranial (brain mask)"] < 2000  # its skull-stripped twin holds 1,542 mL
     masked = slicer_array(result.maskedNode)
     source = slicer_array(itk_head)
     inside = masked != 0
@@ -462,3 +463,71 @@ def test_brain_mask_of_noise_is_refused_in_the_panel_terms_and_adds_nothing(logi
     assert list(scratch.iterdir()) == []
     with pytest.raises(ProcessingError, match="option of the brain mask task"):
         logic.run(node, Request(task="segment", method="brain-tissue", maskedVolume=True))
+
+
+class _SliceWidget:
+    """Stands in for the application's slice widget only; its slice and composite nodes are real MRML nodes."""
+
+    def __init__(self, scene, name):
+        import slicer
+
+        self.node = slicer.vtkMRMLSliceNode()
+        self.node.SetLayoutName(name)
+        scene.AddNode(self.node)
+        self.composite = slicer.vtkMRMLSliceCompositeNode()
+        scene.AddNode(self.composite)
+
+    def mrmlSliceNode(self):
+        return self.node
+
+    def mrmlSliceCompositeNode(self):
+        return self.composite
+
+    def sliceLogic(self):
+        return type("Logic", (), {"FitSliceToAll": lambda self: None})()
+
+
+class _LayoutManager:
+    def __init__(self, scene):
+        self.widgets = {name: _SliceWidget(scene, name) for name in ("Red", "Yellow", "Green")}
+        self.layout = None
+
+    def setLayout(self, layout):
+        self.layout = layout
+
+    def sliceWidget(self, name):
+        return self.widgets[name]
+
+    def sliceViewNames(self):
+        return list(self.widgets)
+
+
+@pytest.fixture()
+def main_window(logics, monkeypatch):
+    import slicer
+
+    manager = _LayoutManager(logics.scene)
+    monkeypatch.setattr(slicer, "app", type("App", (), {"layoutManager": lambda self: manager})(), raising=False)
+    return manager
+
+
+def test_super_resolution_is_shown_beside_its_input_with_linked_slices(logic, t1, main_window):
+    import slicer
+
+    result = logic.superResolve(t1, spacing=(1.0, 1.0, 0.5), method="linear")
+    assert main_window.layout == slicer.vtkMRMLLayoutNode.SlicerLayoutSideBySideView
+    red, yellow = main_window.widgets["Red"].composite, main_window.widgets["Yellow"].composite
+    assert red.GetBackgroundVolumeID() == t1.GetID() and yellow.GetBackgroundVolumeID() == result.GetID()
+    assert red.GetLinkedControl() and yellow.GetLinkedControl()
+
+
+def test_a_segmentation_centres_the_views_and_carries_its_volumes(logic, t1, main_window):
+    result = logic.run(t1, Request(task="segment", method="brain-tissue", device="cpu", skullStripped=True))
+    assert set(result.volumesMl) == {"cerebrospinal fluid", "grey matter", "white matter"}
+    assert all(ml > 0 for ml in result.volumesMl.values())
+    bounds = [0.0] * 6
+    result.node.GetRASBounds(bounds)
+    centre = np.array([(bounds[2 * a] + bounds[2 * a + 1]) / 2 for a in range(3)])
+    for widget in main_window.widgets.values():
+        matrix = widget.node.GetSliceToRAS()
+        np.testing.assert_allclose([matrix.GetElement(a, 3) for a in range(3)], centre, atol=1e-6)
