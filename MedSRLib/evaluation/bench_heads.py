@@ -34,7 +34,7 @@ from ..progress import SILENT, Progress
 from ..simulate import Acquisition, add_noise, degrade
 from ..strip import extract_brain
 from ..volume import Volume
-from .comparison import PeakMemory, machine_description
+from .comparison import PeakMemory, machine_description, run_line
 from .head_reference import TISSUES, reference_tissues
 from .heads import load_head
 from .placement import place, scanner_grid, scanner_placement
@@ -252,10 +252,7 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
 
 
 def _markdown(payload: dict) -> str:
-    m = payload["machine"]
-    lines = ["# MedSR on held-out heads with skull", "",
-             f"Date {payload['date']}; machine: {m['cpu']}, {m['cpu_cores_usable']} usable cores "
-             f"({m.get('torch_threads', '?')} torch threads), torch {m['torch']}; device: {payload['device']}.", "",
+    lines = ["# MedSR on held-out heads with skull", "", run_line(payload), "",
              f"Built from: atlas = {payload['built_from']['atlas']}; tissue network = {payload['built_from']['tissue_network']}.", "",
              "Validated on (never used to build either): " + "; ".join(f"{k}: {v}" for k, v in payload["validated_on"].items()) + ".", "",
              f"Placement: {payload['placement']}.", "",

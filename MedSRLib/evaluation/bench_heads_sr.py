@@ -25,7 +25,7 @@ from ..methods import get
 from ..metrics import evaluate
 from ..progress import SILENT, Progress
 from ..simulate import Acquisition, degrade
-from .comparison import PeakMemory, machine_description
+from .comparison import PeakMemory, machine_description, run_line
 from .heads import load_head
 from .placement import place, scanner_grid, scanner_placement
 from .report import refuse_existing_report
@@ -108,10 +108,7 @@ def auto_preferences(payload: dict) -> dict:
 
 
 def _markdown(payload: dict) -> str:
-    m = payload["machine"]
-    lines = ["# Super-resolution on a held-out head with skull", "",
-             f"Date {payload['date']}; machine: {m['cpu']}, {m['cpu_cores_usable']} usable cores "
-             f"({m.get('torch_threads', '?')} torch threads), torch {m['torch']}; device: {payload['device']}.", "",
+    lines = ["# Super-resolution on a held-out head with skull", "", run_line(payload), "",
              f"Validated on: {payload['validated_on']}. Trained on: {payload['trained_on']}. Grid: {payload['grid']}.", "",
              "| case | method | PSNR whole (dB) | gain whole | PSNR head (dB) | gain head | SSIM head | time (s) | peak memory (MB) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]

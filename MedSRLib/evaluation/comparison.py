@@ -167,3 +167,10 @@ def machine_description() -> Dict[str, str]:
         "torch": torch.__version__,
         "device": "CPU (classical methods run on the CPU)",
     }
+
+
+def run_line(payload: dict) -> str:
+    """'Date ...; machine: ...; device: ...' for a benchmark report's Markdown."""
+    m = payload["machine"]
+    return (f"Date {payload['date']}; machine: {m['cpu']}, {m['cpu_cores_usable']} usable cores "
+            f"({m.get('torch_threads', '?')} torch threads), torch {m['torch']}; device: {payload['device']}.")
