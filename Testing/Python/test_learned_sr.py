@@ -78,15 +78,24 @@ def test_output_lands_on_the_contract_grid_of_an_oblique_volume(held_out):
     assert result.grid == tilted.grid
 
 
-def test_auto_picks_the_model_that_covers_the_input(held_out):
+def test_auto_follows_the_shipped_evidence_and_names_it(held_out, monkeypatch):
+    from MedSRLib.methods import self_sr
+
+    evidence = self_sr.auto_preferences()
+    assert [c["method"] for c in evidence["order"]["thick-slice"]] == ["self", "cnn"]  # heads-sr benchmark, 711-2C
     auto = get("sr", "auto")
     low = degrade(held_out, Acquisition(factors=(1.0, 1.0, 4.0), sampling="gaussian"))
-    assert auto.run(low, held_out.grid, device="cpu").metadata["auto_choice"].startswith(f"cnn (model {THICK}")
+    choice = auto.run(low, held_out.grid, device="cpu").metadata["auto_choice"]
+    assert choice.startswith("self (ranked 1 of 2 for thick-slice scans") and "+2.66 dB inside the head" in choice
     iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
-    assert auto.run(iso, held_out.grid, device="cpu").metadata["auto_choice"].startswith(f"cnn (model {ISO}")
+    choice = auto.run(iso, held_out.grid, device="cpu").metadata["auto_choice"]
+    assert choice.startswith(f"cnn (model {ISO}") and "ranked 1 of 1 for isotropic scans" in choice
+    # without shipped evidence: the default order, a covering cnn first, and auto says so
+    monkeypatch.setattr(self_sr, "auto_preferences", lambda: {})
+    choice = auto.run(low, held_out.grid, device="cpu").metadata["auto_choice"]
+    assert choice.startswith(f"cnn (model {THICK}") and "no benchmark evidence shipped" in choice
     wide = degrade(held_out, Acquisition(factors=(1.0, 1.0, 8.0), sampling="gaussian"))
-    choice = auto.run(wide, held_out.grid, device="cpu").metadata["auto_choice"]
-    assert choice.startswith("self") and "x2-6" in choice
+    assert auto.run(wide, held_out.grid, device="cpu").metadata["auto_choice"].startswith("self")
     ct = dataclasses.replace(low, array=low.array - 1024.0, modality="CT")  # the brain models are MR-only
     with pytest.raises(MedSRError, match="no `cnn` model covers this input: .*brain-sr-thick 0.1.0 is for MR, the input is CT"):
         get("sr", "cnn").run(ct, held_out.grid, device="cpu")
