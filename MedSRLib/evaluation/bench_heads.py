@@ -36,7 +36,7 @@ from ..strip import extract_brain
 from ..volume import Volume
 from .comparison import PeakMemory, machine_description, run_line
 from .head_reference import TISSUES, reference_tissues
-from .heads import load_head
+from ..io.public_heads import load_head
 from .placement import place, scanner_grid, scanner_placement
 from .report import refuse_existing_report
 

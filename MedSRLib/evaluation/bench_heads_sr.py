@@ -26,7 +26,7 @@ from ..metrics import evaluate
 from ..progress import SILENT, Progress
 from ..simulate import Acquisition, degrade
 from .comparison import PeakMemory, machine_description, run_line
-from .heads import load_head
+from ..io.public_heads import load_head
 from .placement import place, scanner_grid, scanner_placement
 from .report import refuse_existing_report
 

@@ -16,7 +16,7 @@ from ..io import read_volume, write_volume
 from ..io.convert import sitk_from_volume
 from ..sample_data import sample_path
 from ..volume import Volume
-from .heads import cache_folder, load_head
+from ..io.public_heads import cache_folder, load_head
 
 TISSUES = {1: "cerebrospinal fluid", 2: "grey matter", 3: "white matter"}
 

@@ -126,7 +126,7 @@ def register_head_onto_mni(head: sitk.Image, mni: sitk.Image, progress: Progress
 def build_atlas(output: Path, progress: Progress = SILENT, bspline_iterations: int = 60) -> dict:
     """Build the atlas files into ``output`` from the DATA.md heads (fetched into the data cache) and the bundled
     MNI maps; returns the provenance written beside them."""
-    from ..evaluation.heads import licence_text, load_head
+    from ..io.public_heads import licence_text, load_head
     from ..io import read_volume
     from ..io.convert import sitk_from_volume
     from ..sample_data import sample_path

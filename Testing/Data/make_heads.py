@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from MedSRLib.evaluation.heads import _itk_data, licence_text, load_head
+from MedSRLib.io.public_heads import _itk_data, licence_text, load_head
 from MedSRLib.io import write_volume
 from MedSRLib.simulate import Acquisition, degrade
 

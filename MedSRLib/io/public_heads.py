@@ -79,7 +79,7 @@ def load_head(name: str) -> Volume:
         grid = Grid(grid.size, grid.spacing, tuple(-np.asarray(grid.direction_matrix) @ np.full(3, 127.5)), grid.direction)
         return Volume(np.ascontiguousarray(array), grid, "MR", {"source": name})
     if name in ITK_FILES:
-        from ..io import read_volume
+        from .reading import read_volume
 
         volume = read_volume(_itk_data() / ITK_FILES[name])
         if name == "itk-subject-stripped":
