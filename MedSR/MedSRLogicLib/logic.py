@@ -142,6 +142,8 @@ class Job:
         self.state = self.RUNNING
         self.result: Optional[Result] = None
         self.error: Optional[str] = None
+        #: the input node's name, put in place of the scratch file's name in error messages
+        self.inputName: Optional[str] = None
         self.fraction = 0.0
         self.stage = ""
 
@@ -209,7 +211,10 @@ class Job:
         self._process = None
         self._parser.close()
         if returncode != 0:
-            raise ProcessingError(f"{step.label} failed: {self._parser.error(returncode)}")
+            message = self._parser.error(returncode)
+            if self.inputName:  # the child names its scratch copy; the user knows the node
+                message = message.replace("input.nrrd", repr(self.inputName))
+            raise ProcessingError(f"{step.label} failed: {message}")
         self._outputs[step.name] = self._stdout
         self._notes.extend(self._parser.notes())
         if self._index + 1 < len(self._steps):
@@ -316,6 +321,7 @@ class MedSRLogic:
                 nodes.writeVolumeNode(referenceNode, folder / "reference.nrrd")
             job = Job(plan.steps, lambda outputs, notes: plan.finish(folder, outputs, notes), self.runner,
                       self.python + MEDSR_ARGUMENTS, _environment(request.device), folder, onProgress, onFinished)
+            job.inputName = volumeNode.GetName()
         except Exception as error:
             shutil.rmtree(folder, ignore_errors=True)
             raise ProcessingError(f"could not prepare the run: {error}") from None
