@@ -437,7 +437,7 @@ def cmd_segment(args) -> int:
     from .console import progress_bar
 
     output = Path(args.output)
-    from .paths import stem as file_stem
+    from ..io.formats import file_stem
 
     stem = file_stem(output)
     extras = [output.with_name(stem + ".ctbl"), output.with_name(stem + ".volumes.json")]

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io.formats import file_stem as stem
+from ..io.formats import file_stem
 
 
 def sidecar(path, ending: str) -> Path:
     """``<stem><ending>`` beside ``path`` (``mask.nii.gz``, ``.strip.json`` -> ``mask.strip.json``)."""
-    return Path(path).with_name(stem(path) + ending)
-
-
-__all__ = ["sidecar", "stem"]
+    return Path(path).with_name(file_stem(path) + ending)

@@ -37,7 +37,7 @@ from ..volume import Volume
 from .comparison import PeakMemory, machine_description, run_line
 from .head_reference import TISSUES, reference_tissues
 from ..io.public_heads import load_head
-from .placement import place, scanner_grid, scanner_placement
+from .placement import centre_of, place, scanner_grid, scanner_placement
 from .report import refuse_existing_report
 
 #: relative signal per class for SynthSeg-style renderings: background/air, dark non-brain (bone, air cavities),
@@ -152,7 +152,7 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
     progress.update(0.0, "loading the held-out heads and their references")
     head, mask = load_head("711-2c"), load_head("711-2b")
     reference = reference_tissues()
-    centre = head.grid.ijk_to_lps()[:3, :3] @ (np.asarray(head.grid.size) / 2) + np.asarray(head.grid.origin)
+    centre = centre_of(head.grid)
     motion = scanner_placement(centre=centre)
     grid = scanner_grid(head, spacing=(1.0, 1.0, 1.0), margin_mm=0.0)
     # whole 4 mm slabs for the thick-slice case, so that --sr lands back on this very grid

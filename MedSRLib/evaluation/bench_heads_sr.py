@@ -16,8 +16,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import MedSRError
 from ..geometry import Grid
 from ..io import write_text_atomic
@@ -27,7 +25,7 @@ from ..progress import SILENT, Progress
 from ..simulate import Acquisition, degrade
 from .comparison import PeakMemory, machine_description, run_line
 from ..io.public_heads import load_head
-from .placement import place, scanner_grid, scanner_placement
+from .placement import centre_of, place, scanner_grid, scanner_placement
 from .report import refuse_existing_report
 
 CASES = {"thick-slice 1x1x2 mm": ((1, 1, 2), "gaussian"), "thick-slice 1x1x4 mm": ((1, 1, 4), "gaussian"),
@@ -37,7 +35,7 @@ METHODS = ("bspline", "self", "cnn")
 
 def placed_head() -> "Volume":  # noqa: F821
     head = load_head("711-2c")
-    centre = head.grid.ijk_to_lps()[:3, :3] @ (np.asarray(head.grid.size) / 2) + np.asarray(head.grid.origin)
+    centre = centre_of(head.grid)
     grid = scanner_grid(head, spacing=(1.0, 1.0, 1.0), margin_mm=0.0)
     grid = Grid(tuple(n + (-n) % 12 for n in grid.size), grid.spacing, grid.origin, grid.direction)  # whole slabs of 2, 4, 6
     return place(head, scanner_placement(centre=centre), grid)

@@ -30,6 +30,11 @@ def scanner_placement(angles_deg: Sequence[float] = (12.0, -10.0, 15.0), shift_m
     return transform
 
 
+def centre_of(grid: Grid) -> np.ndarray:
+    """World position (LPS mm) of the centre of ``grid``'s field of view: the pivot for :func:`scanner_placement`."""
+    return grid.ijk_to_lps()[:3, :3] @ (np.asarray(grid.size) / 2) + np.asarray(grid.origin)
+
+
 def place(volume: Volume, motion: sitk.Transform, grid: Grid, labels: bool = False) -> Volume:
     """``volume`` moved by ``motion`` (a point p of the head goes to motion(p)) and sampled on ``grid``;
     linear interpolation for images, nearest neighbour for label maps."""

@@ -65,6 +65,12 @@ def slice_positions(labels: Optional[np.ndarray], shape: Sequence[int], view: st
     return [int(round(v)) for v in np.linspace(low, high, count + 2)[1:-1]]
 
 
+def display_window(image: np.ndarray) -> Tuple[float, float]:
+    """The 1-99 percentile range of the voxels brighter than the darkest 5 % (air does not set the window)."""
+    inside = image[image > np.percentile(image, 5)] if np.any(image) else image
+    return tuple(float(v) for v in np.percentile(inside, (1, 99))) if inside.size else (0.0, 1.0)
+
+
 def mosaic_png(image: Optional[np.ndarray], labels: Optional[np.ndarray], colours: Dict[int, Tuple[int, int, int]],
                view: str, count: int = 6, opacity: float = 0.45, window: Optional[Tuple[float, float]] = None,
                width_inches: float = 12.0) -> bytes:
@@ -78,8 +84,7 @@ def mosaic_png(image: Optional[np.ndarray], labels: Optional[np.ndarray], colour
     shape = (image if image is not None else labels).shape
     positions = slice_positions(labels, shape, view, count)
     if image is not None and window is None:
-        inside = image[image > np.percentile(image, 5)] if np.any(image) else image
-        window = tuple(np.percentile(inside, (1, 99))) if inside.size else (0.0, 1.0)
+        window = display_window(image)
     lut = np.zeros((max(colours, default=0) + 1, 4))
     for label, rgb in colours.items():
         if label > 0:

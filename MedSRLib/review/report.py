@@ -24,7 +24,7 @@ from ..io.formats import file_stem, is_volume_file
 from ..metrics.labels import looks_like_labels
 from ..progress import SILENT, Progress
 from ..volume import Volume
-from .mosaic import VIEWS, mosaic_png, on_world_grid, world_aligned_grid
+from .mosaic import VIEWS, display_window, mosaic_png, on_world_grid, world_aligned_grid
 
 #: colours of labels a colour table does not name (tab10-like)
 FALLBACK_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
@@ -181,10 +181,7 @@ def _section(case: Case, flagged: List[str]) -> str:
     labels = on_world_grid(case.labels, grid, labels=True) if case.labels is not None else None
     compare = on_world_grid(case.compare, grid) if case.compare is not None else None
     rows = []
-    window = None
-    if image is not None:
-        inside = image[image > np.percentile(image, 5)] if np.any(image) else image
-        window = tuple(np.percentile(inside, (1, 99))) if inside.size else (0.0, 1.0)
+    window = display_window(image) if image is not None else None  # one window for the volume and the compared one
     for view in VIEWS:
         rows.append(f"<figure><figcaption>{view}</figcaption>{_img(mosaic_png(image, labels, case.colours, view, window=window))}</figure>")
         if compare is not None:

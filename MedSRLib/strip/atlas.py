@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,15 @@ class Atlas:
     head: sitk.Image      # float32, the T1-weighted head
     brain: sitk.Image     # float32 in [0, 1], the brain mask's probability (linear interpolation of 0/1)
     provenance: dict
+    _smoothed: dict = field(default_factory=dict, repr=False)
+
+    def head_at(self, spacing: float) -> sitk.Image:
+        """The head smoothed onto ``spacing`` mm, made once per process (every scan registers against it)."""
+        from .registration import smooth_to_spacing
+
+        if spacing not in self._smoothed:
+            self._smoothed[spacing] = smooth_to_spacing(self.head, spacing)
+        return self._smoothed[spacing]
 
 
 def atlas_folder() -> Path:

@@ -14,7 +14,7 @@ from ..io.convert import sitk_from_volume
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .atlas import load_atlas
-from .registration import fit_atlas, smooth_to_spacing
+from .registration import fit_atlas
 
 #: a head's intracranial volume lies well inside this range (mL); adults measure about 1,100-1,900
 INTRACRANIAL_ML = (700.0, 2600.0)
@@ -54,7 +54,7 @@ def extract_brain(volume: Volume, progress: Progress = SILENT) -> BrainMask:
     atlas = load_atlas()
     scan = sitk.Cast(sitk_from_volume(volume), sitk.sitkFloat32)
     try:
-        fit = fit_atlas(scan, atlas.head, atlas.brain, progress.sub(0.0, 0.85))
+        fit = fit_atlas(scan, atlas, progress.sub(0.0, 0.85))
     except RuntimeError as error:  # ITK: the atlas slid out of the image, or nothing overlapped
         raise NoBrainFound(f"the head atlas could not be placed on it ({str(error).strip().splitlines()[-1][:120]})")
     low, high = ATLAS_SCALE
@@ -66,7 +66,7 @@ def extract_brain(volume: Volume, progress: Progress = SILENT) -> BrainMask:
     mask = _one_filled_component(probability > 0.5)
     array = sitk.GetArrayFromImage(mask).T.astype(np.uint8)
     millilitres = float(array.sum()) * float(np.prod(volume.grid.spacing)) / 1000.0
-    explained = explained_variance(scan, atlas, fit.transform)
+    explained = explained_variance(fit.coarse_scan, atlas, fit.transform)
     evidence = {"mutual_information": fit.metric, "explained_variance": explained, "intracranial_ml": millilitres,
                 "atlas_scale": [1.0 / s for s in fit.scales]}
     if not INTRACRANIAL_ML[0] <= millilitres <= INTRACRANIAL_ML[1]:
@@ -99,12 +99,11 @@ def _one_filled_component(mask: sitk.Image) -> sitk.Image:
     return sitk.BinaryFillhole(sitk.Cast(largest, sitk.sitkUInt8))
 
 
-def explained_variance(scan: sitk.Image, atlas, transform: sitk.Transform, bins: int = 16, margin_voxels: int = -2) -> float:
-    """Correlation ratio: the share of the scan's intensity variance inside the placed atlas brain (at 3 mm, eroded
+def explained_variance(coarse: sitk.Image, atlas, transform: sitk.Transform, bins: int = 16, margin_voxels: int = -2) -> float:
+    """Correlation ratio: the share of the ``coarse`` scan's (3 mm) intensity variance inside the placed atlas brain (eroded
     by ``-margin_voxels`` voxels, or dilated by ``margin_voxels``) that the atlas head's intensity predicts. Any
     contrast mapping (T1, T2, PD) is predicted equally well: what counts is that ventricles, white and grey matter
     lie where the atlas has them. Noise, or shapes with the outline of a head but not its inside, are not."""
-    coarse = smooth_to_spacing(scan, 3.0)
     head = sitk.GetArrayFromImage(sitk.Resample(atlas.head, coarse, transform, sitk.sitkLinear, -1.0, sitk.sitkFloat32))
     brain = sitk.Resample(atlas.brain, coarse, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32) > 0.5
     brain = sitk.Cast(brain, sitk.sitkUInt8)

@@ -28,6 +28,7 @@ class AtlasFit:
     transform: sitk.Transform          # maps scan points (LPS mm) to atlas points
     metric: float                      # Mattes mutual information of the last stage (negative: better)
     scales: tuple                      # singular values of the affine matrix (atlas size over scan size)
+    coarse_scan: sitk.Image            # the scan smoothed onto 3 mm, as registered
 
 
 def smooth_to_spacing(image: sitk.Image, spacing: float) -> sitk.Image:
@@ -76,10 +77,10 @@ def head_centre(image: sitk.Image) -> np.ndarray:
     return np.asarray(shape.GetCentroid(1))
 
 
-def fit_atlas(scan: sitk.Image, atlas_head: sitk.Image, atlas_brain: sitk.Image, progress: Progress = SILENT,
+def fit_atlas(scan: sitk.Image, atlas, progress: Progress = SILENT,
               start_heights: Sequence[float] = START_HEIGHTS_MM) -> AtlasFit:
-    """The affine transform that carries the atlas onto ``scan`` (see the module's description)."""
-    coarse_scan, coarse_atlas = smooth_to_spacing(scan, 3.0), smooth_to_spacing(atlas_head, 3.0)
+    """The affine transform that carries ``atlas`` (strip.atlas.Atlas) onto ``scan`` (see the module's description)."""
+    coarse_scan, coarse_atlas = smooth_to_spacing(scan, 3.0), atlas.head_at(3.0)
     scan_centre, atlas_centre = head_centre(coarse_scan), head_centre(coarse_atlas)
     best = None
     for index, height in enumerate(start_heights):
@@ -100,11 +101,11 @@ def fit_atlas(scan: sitk.Image, atlas_head: sitk.Image, atlas_brain: sitk.Image,
     progress.update(0.55, "placing the atlas: affine fit of the head")
     register(coarse_scan, coarse_atlas, affine, 200, 0.2)
     progress.update(0.7, "placing the atlas: affine fit of the brain")
-    fine_scan, fine_atlas = smooth_to_spacing(scan, 2.0), smooth_to_spacing(atlas_head, 2.0)
-    brain = sitk.Resample(atlas_brain, fine_scan, affine, sitk.sitkLinear, 0.0, sitk.sitkFloat32) > 0.5
+    fine_scan, fine_atlas = smooth_to_spacing(scan, 2.0), atlas.head_at(2.0)
+    brain = sitk.Resample(atlas.brain, fine_scan, affine, sitk.sitkLinear, 0.0, sitk.sitkFloat32) > 0.5
     radius = int(round(BRAIN_MARGIN_MM / 2.0))
     around_brain = sitk.BinaryDilate(sitk.Cast(brain, sitk.sitkUInt8), [radius] * 3)
     metric = register(fine_scan, fine_atlas, affine, 200, 0.3, fixed_mask=around_brain)
     scales = tuple(float(s) for s in np.linalg.svd(np.asarray(affine.GetMatrix()).reshape(3, 3), compute_uv=False))
     progress.update(1.0, "atlas placed")
-    return AtlasFit(affine, metric, scales)
+    return AtlasFit(affine, metric, scales, coarse_scan)

@@ -31,7 +31,8 @@ def main() -> None:
     head = degrade(load_head("711-2c"), Acquisition(factors=(2, 2, 2), sampling="box"))
     scale = 254.0 / float(np.percentile(head.array, 99.9))
     write_volume(head.with_array(np.clip(head.array * scale + 0.5, 0, 255).astype(np.uint8)), average / "t1.nii.gz", overwrite=True)
-    mask = degrade(load_head("711-2b").with_array(load_head("711-2b").array.astype(np.float32)), Acquisition(factors=(2, 2, 2), sampling="box"))
+    inside = load_head("711-2b")
+    mask = degrade(inside.with_array(inside.array.astype(np.float32)), Acquisition(factors=(2, 2, 2), sampling="box"))
     write_volume(mask.with_array((mask.array >= 0.5).astype(np.uint8)), average / "intracranial-mask.nii.gz", overwrite=True)
     (average / "LICENSE.FreeSurfer.txt").write_text(licence_text())
 

@@ -10,7 +10,7 @@ import SimpleITK as sitk
 
 from MedSRLib import Grid, Volume, read_volume
 from MedSRLib.cli.main import main
-from MedSRLib.evaluation.placement import place, scanner_grid, scanner_placement
+from MedSRLib.evaluation.placement import centre_of, place, scanner_grid, scanner_placement
 from MedSRLib.strip import extract_brain
 
 DATA = Path(__file__).resolve().parents[1] / "Data"
@@ -31,7 +31,7 @@ def average_head():
 def placed_head(average_head):
     """The same head rotated by 12, -10 and 15 degrees, shifted, on a sagittal 2.2x1.8x2 mm grid of its own."""
     head, mask = average_head
-    motion = scanner_placement(centre=head.grid.ijk_to_lps()[:3, :3] @ (np.asarray(head.grid.size) / 2) + head.grid.origin)
+    motion = scanner_placement(centre=centre_of(head.grid))
     grid = scanner_grid(head, spacing=(2.2, 1.8, 2.0))
     return place(head, motion, grid), place(mask, motion, grid, labels=True)
 
@@ -59,7 +59,7 @@ def test_the_mask_follows_the_head_not_the_grid(average_head, placed_head, strip
     """Stripping the head where it came from and carrying the mask along gives the mask of the placed head."""
     head, _ = average_head
     native = extract_brain(head)
-    motion = scanner_placement(centre=head.grid.ijk_to_lps()[:3, :3] @ (np.asarray(head.grid.size) / 2) + head.grid.origin)
+    motion = scanner_placement(centre=centre_of(head.grid))
     carried = place(native.mask, motion, placed_head[0].grid, labels=True)
     assert dice(carried.array, stripped_placed.mask.array) >= 0.95
 
