@@ -145,9 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .report import add_parser as add_report
     from .strip import add_parser as add_strip
+    from .view import add_parser as add_view
 
     add_strip(sub, _device, _modality, _add_common_output)
     add_report(sub)
+    add_view(sub)
 
     p = sub.add_parser("train", help="train a model (writes a checkpoint folder; resumable; torchrun for several GPUs)")
     p.add_argument("task", choices=["sr", "segment", "denoise", "strip"],
@@ -602,9 +604,15 @@ def _report(args) -> int:
     return cmd_report(args)
 
 
+def _view(args) -> int:
+    from .view import cmd_view
+
+    return cmd_view(args)
+
+
 COMMANDS = {
     "degrade": cmd_degrade, "sr": cmd_sr, "enhance": cmd_enhance, "eval": cmd_eval, "demo": cmd_demo, "bench": cmd_bench,
-    "segment": cmd_segment, "strip": _strip, "report": _report, "train": cmd_train, "export": cmd_export, "models": cmd_models, "methods": cmd_methods,
+    "segment": cmd_segment, "strip": _strip, "report": _report, "view": _view, "train": cmd_train, "export": cmd_export, "models": cmd_models, "methods": cmd_methods,
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from MedSRLib import Grid, Volume, read_volume
+from MedSRLib.io import write_volume
 from MedSRLib.sample_data import sample_path
 
 
@@ -36,3 +37,17 @@ def oblique(volume: Volume, spacing=(0.9, 1.1, 1.3), origin=(-12.345678, 23.4567
 def t1_crop(t1) -> Volume:
     """A 64x72x60 crop through the ventricles and cortex (real tissue contrast)."""
     return crop(t1, (66, 80, 64), (130, 152, 124))
+
+
+@pytest.fixture(scope="session")
+def segmented(tmp_path_factory, t1):
+    """(For the review tests.) Two crops of the bundled T1 segmented by `medsr segment` (the crops are skull-stripped already)."""
+    from MedSRLib.cli.main import main
+
+    folder = tmp_path_factory.mktemp("cohort")
+    for name, lo in (("left", (40, 60, 60)), ("right", (70, 60, 60))):
+        image = crop(t1, lo, (lo[0] + 88, lo[1] + 112, lo[2] + 64))
+        write_volume(image, folder / f"{name}.nii.gz")
+        assert main(["segment", str(folder / f"{name}.nii.gz"), str(folder / f"{name}-labels.nii.gz"), "--skull-stripped",
+                     "--device", "cpu", "--quiet"]) == 0
+    return folder

@@ -35,18 +35,6 @@ def near(pixels, rgb, tolerance=30) -> int:
     return int(np.count_nonzero(np.abs(pixels - np.asarray(rgb)).max(axis=-1) <= tolerance))
 
 
-@pytest.fixture(scope="module")
-def segmented(tmp_path_factory, t1):
-    """Two crops of the bundled T1 segmented by `medsr segment` (the crops are skull-stripped already)."""
-    folder = tmp_path_factory.mktemp("cohort")
-    for name, lo in (("left", (40, 60, 60)), ("right", (70, 60, 60))):
-        image = crop(t1, lo, (lo[0] + 88, lo[1] + 112, lo[2] + 64))
-        write_volume(image, folder / f"{name}.nii.gz")
-        assert main(["segment", str(folder / f"{name}.nii.gz"), str(folder / f"{name}-labels.nii.gz"), "--skull-stripped",
-                     "--device", "cpu", "--quiet"]) == 0
-    return folder
-
-
 def test_the_report_of_a_volume_and_its_labels_shows_the_slices_the_overlay_and_the_table(tmp_path, segmented, capsys):
     report = tmp_path / "review.html"
     assert main(["report", str(segmented / "left.nii.gz"), "--labels", str(segmented / "left-labels.nii.gz"),
