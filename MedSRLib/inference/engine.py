@@ -126,6 +126,10 @@ def predict(
     from monai.inferers import sliding_window_inference
 
     target = resolve_device(device)
+    if target.type == "cpu":
+        from .memory import keep_freed_memory_for_reuse
+
+        keep_freed_memory_for_reuse()
     data = torch.from_numpy(np.ascontiguousarray(image[None] if image.ndim == 3 else image, dtype=np.float32))[None]
     shape = data.shape[2:]
     patch = tuple(patch_size) if patch_size else choose_patch(shape, target, bytes_per_voxel, multiple)

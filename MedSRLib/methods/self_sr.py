@@ -58,6 +58,10 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     if reason:
         raise MedSRError(reason)
     target = resolve_device(device)
+    if target.type == "cpu":
+        from ..inference.memory import keep_freed_memory_for_reuse
+
+        keep_freed_memory_for_reuse()
     thick = int(np.argmax(volume.grid.spacing))
     factor = volume.grid.spacing[thick] / grid.spacing[thick]
     inplane = [a for a in range(3) if a != thick]
