@@ -233,7 +233,7 @@ def cmd_sr(args) -> int:
 
     method = get("sr", args.method)
     if args.uncertainty and "uncertainty" not in method.options:
-        raise MedSRError(f"method {method.name} gives no uncertainty map; cnn, gan, self and auto do")
+        raise MedSRError(f"method {method.name} gives no uncertainty map; cnn, gan, self, adapt and auto do")
     if is_cohort(args.input):
         return _sr_cohort(args, method)
     _sr_one(args, method, args.input, args.output, args.uncertainty, args.device)
@@ -242,7 +242,7 @@ def cmd_sr(args) -> int:
 
 def _sr_one(args, method, source, output, uncertainty_path, device: str, label: str = "") -> None:
     from ..geometry import spacing_after
-    from ..io import check_output_path, read_volume, write_volume
+    from ..io import WrittenTogether, check_output_path, read_volume
     from ..methods.consistency import OWN_PROFILE, project
     from .console import progress_bar
 
@@ -277,9 +277,10 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
     if "consistency_residual_after" in result.metadata:
         print(f"note: data consistency ({result.metadata['data_consistency']} profile): RMS residual "
               f"{result.metadata['consistency_residual_before']} -> {result.metadata['consistency_residual_after']}", file=sys.stderr)
-    write_volume(result, output, args.overwrite, [source])
-    if uncertainty is not None:
-        write_volume(uncertainty, uncertainty_path, args.overwrite, [source, output])
+    with WrittenTogether(args.overwrite, [source]) as written:  # the result and its uncertainty map, or none
+        written.volume(result, output)
+        if uncertainty is not None:
+            written.volume(uncertainty, uncertainty_path)
     print(f"{output}: {method.name}, {result.grid.size} voxels of {_mm(result.grid.spacing)} mm")
 
 
@@ -301,7 +302,10 @@ def _sr_cohort(args, method) -> int:
     for folder in filter(None, (args.output, args.uncertainty)):
         if not Path(folder).parent.exists():
             raise MedSRError(f"cannot write into {folder}: folder {Path(folder).parent} does not exist")
-        Path(folder).mkdir(exist_ok=True)
+        try:
+            Path(folder).mkdir(exist_ok=True)
+        except OSError as error:
+            raise MedSRError(f"cannot make the folder {folder}: {error.strerror or error}") from None
     for source, output, extra in jobs:  # refuse before any work, so nothing is half done
         check_output_path(output, [source], args.overwrite)
         if extra:
@@ -433,7 +437,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_segment(args) -> int:
-    from ..io import check_output_path, read_volume, write_text_atomic, write_volume
+    from ..io import WrittenTogether, check_output_path, read_volume
     from ..methods.segmentation import colour_table_text, segment
     from ..strip import NoBrainFound
     from .console import progress_bar
@@ -457,8 +461,6 @@ def cmd_segment(args) -> int:
                              brain_mask=brain_mask)
     except NoBrainFound as error:
         raise MedSRError(f"no brain found in {args.input}: {error}") from None
-    write_volume(result.labels, output, args.overwrite, [args.input])
-    write_text_atomic(extras[0], colour_table_text(result.names, result.colours))
     summary = {"input": str(Path(args.input).resolve()), "model": f"{result.model['name']} {result.model['version']}",
                "grid": repr(result.labels.grid),
                "device": result.report.device if result.report else None, "volumes_ml": result.volumes_ml}
@@ -472,9 +474,13 @@ def cmd_segment(args) -> int:
         if result.brain_evidence:
             summary["brain_evidence"] = result.brain_evidence
     if instances_of:
-        write_volume(result.instances, extras[2], args.overwrite, [args.input])
         summary["instances"] = result.instance_table
-    write_text_atomic(extras[1], json.dumps(summary, indent=2) + "\n")
+    with WrittenTogether(args.overwrite, [args.input]) as written:  # the label map and its sidecars, or none
+        written.volume(result.labels, output)
+        written.text(extras[0], colour_table_text(result.names, result.colours))
+        if instances_of:
+            written.volume(result.instances, extras[2])
+        written.text(extras[1], json.dumps(summary, indent=2) + "\n")
     for note in result.report.notes if result.report else []:
         print(f"note: {note}", file=sys.stderr)
     if result.super_resolved_by:

@@ -22,7 +22,7 @@ def add_parser(sub, device, modality, common_output) -> None:
 
 
 def cmd_strip(args: argparse.Namespace) -> int:
-    from ..io import check_output_path, read_volume, write_text_atomic, write_volume
+    from ..io import WrittenTogether, check_output_path, read_volume
     from ..strip import NoBrainFound, extract_brain
     from .console import progress_bar
     from .paths import sidecar
@@ -39,10 +39,11 @@ def cmd_strip(args: argparse.Namespace) -> int:
             brain = extract_brain(volume, progress)
     except NoBrainFound as error:
         raise MedSRError(f"no brain found in {args.input}: {error}") from None
-    write_volume(brain.mask, args.output, args.overwrite, [args.input])
-    if args.masked:
-        write_volume(brain.masked(volume), args.masked, args.overwrite, [args.input, args.output])
-    write_text_atomic(report, json.dumps({"intracranial_ml": brain.intracranial_ml, "evidence": brain.evidence}, indent=2) + "\n")
+    with WrittenTogether(args.overwrite, [args.input]) as written:  # all three, or none
+        written.volume(brain.mask, args.output)
+        if args.masked:
+            written.volume(brain.masked(volume), args.masked)
+        written.text(report, json.dumps({"intracranial_ml": brain.intracranial_ml, "evidence": brain.evidence}, indent=2) + "\n")
     print(f"{args.output}: brain mask, {brain.intracranial_ml:.0f} mL "
           f"(the placed atlas explains {100 * brain.evidence['explained_variance']:.0f} % of the intensities around it)")
     return 0

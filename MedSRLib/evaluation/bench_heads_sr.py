@@ -32,7 +32,7 @@ from .report import refuse_existing_report
 
 CASES = {"thick-slice 1x1x2 mm": ((1, 1, 2), "gaussian"), "thick-slice 1x1x4 mm": ((1, 1, 4), "gaussian"),
          "thick-slice 1x1x6 mm": ((1, 1, 6), "gaussian"), "isotropic 2x2x2 mm": ((2, 2, 2), "box")}
-METHODS = ("bspline", "self", "cnn")
+METHODS = ("bspline", "self", "cnn", "adapt")
 
 
 def placed_head() -> "Volume":  # noqa: F821
@@ -55,7 +55,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         low = degrade(truth, Acquisition(factors, sampling))
         method = get("sr", method_name)
         options = {} if method.family == "classical" else {"device": device}
-        if method_name == "self":  # its uncertainty map costs nothing more (the spread of its two restorations)
+        if method_name in ("self", "adapt"):  # their uncertainty map costs one B-spline interpolation more
             options["with_uncertainty"] = True
         try:
             with PeakMemory() as memory:
@@ -89,7 +89,8 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
                "machine": machine_description(), "device": device,
                "validated_on": "FreeSurfer 711-2C average head with skull, placed rotated 12/-10/15 degrees, shifted "
                                "7/-11/9 mm, on a sagittal 1 mm grid; no SR model was trained on it",
-               "trained_on": "cnn models: the MNI ICBM152 2009a T1 (skull-stripped template); self: each scan itself",
+               "trained_on": "cnn models: the MNI ICBM152 2009a T1 (skull-stripped template); self: each scan itself; "
+                             "adapt: the thick-slice cnn fine-tuned on each scan itself",
                "grid": repr(truth.grid), "cases": results}
     output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output / "heads-sr.json", json.dumps(payload, indent=2) + "\n")

@@ -15,13 +15,16 @@ from ..errors import MedSRError
 _CHUNK = 1 << 20
 
 
-def gzip_length(path: Path, offset: int = 0) -> int:
-    """Decompressed length of the gzip stream(s) in ``path`` from ``offset``; MedSRError when a stream is cut short
-    or its checksum or length trailer is wrong."""
+GZIP, ZLIB = 16 + zlib.MAX_WBITS, zlib.MAX_WBITS
+
+
+def gzip_length(path: Path, offset: int = 0, wbits: int = GZIP) -> int:
+    """Decompressed length of the gzip stream(s) in ``path`` from ``offset`` (``wbits=ZLIB``: a zlib stream, as
+    MetaImage compresses); MedSRError when a stream is cut short or its checksum or length trailer is wrong."""
     total = 0
     with open(path, "rb") as handle:
         handle.seek(offset)
-        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer, CRC-32 checked
+        decompressor = zlib.decompressobj(wbits)  # header and trailer, checksum checked
         while True:
             chunk = handle.read(_CHUNK)
             if not chunk:
@@ -33,7 +36,7 @@ def gzip_length(path: Path, offset: int = 0) -> int:
                     raise MedSRError(f"{path} is damaged: its compressed data fail their check ({error})") from None
                 if decompressor.eof:  # concatenated members: start again on what is left
                     chunk = decompressor.unused_data
-                    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS) if chunk.strip(b"\0") else None
+                    decompressor = zlib.decompressobj(wbits) if chunk.strip(b"\0") else None
                     if decompressor is None:
                         return total
                 else:
@@ -45,8 +48,8 @@ def gzip_length(path: Path, offset: int = 0) -> int:
 
 
 def check_complete(path: Path, size, pixel_bytes: int) -> None:
-    """Refuse ``path`` when it holds fewer voxel bytes than ``size`` voxels of ``pixel_bytes`` each (NIfTI and NRRD,
-    compressed or not, attached headers); other formats are left to their reader."""
+    """Refuse ``path`` when it holds fewer voxel bytes than ``size`` voxels of ``pixel_bytes`` each (NIfTI, NRRD with
+    an attached header, MetaImage .mha/.mhd; compressed or not); other formats are left to their reader."""
     path = Path(path)
     name = path.name.lower()
     needed = int(np.prod([int(n) for n in size], dtype=np.int64)) * int(pixel_bytes)
@@ -74,6 +77,10 @@ def check_complete(path: Path, size, pixel_bytes: int) -> None:
             data = path.stat().st_size - start
         else:
             return
+    elif name.endswith((".mha", ".mhd")):
+        data = _metaimage_bytes(path, head)
+        if data is None:
+            return
     else:
         return
     if data < needed:
@@ -93,3 +100,28 @@ def _gunzip_start(path: Path, count: int) -> bytes:
             except zlib.error:
                 break
     return out[:count]
+
+
+def _metaimage_bytes(path: Path, head: bytes):
+    """Voxel bytes a MetaImage file (or the data file its .mhd names) holds; None when the data are a list of files."""
+    fields, start = {}, 0
+    for line in head.split(b"\n"):
+        start += len(line) + 1
+        key, _, value = line.decode("latin-1").partition("=")
+        fields[key.strip().lower()] = value.strip()
+        if key.strip().lower() == "elementdatafile":
+            break
+    else:
+        return None
+    source = fields["elementdatafile"]
+    if source.upper() == "LOCAL":
+        data_path, offset = path, start
+    elif source.upper().startswith("LIST") or "%" in source or " " in source:
+        return None
+    else:
+        data_path, offset = path.parent / source, 0
+        if not data_path.exists():
+            raise MedSRError(f"{path} names the data file {source}, which is missing")
+    if fields.get("compresseddata", "false").lower() == "true":
+        return gzip_length(data_path, offset, ZLIB)
+    return data_path.stat().st_size - offset

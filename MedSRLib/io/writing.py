@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -29,6 +31,11 @@ def check_output_path(path, inputs: Iterable = (), overwrite: bool = False) -> P
         raise MedSRError(f"{path} already exists; pass --overwrite to replace it")
     if not path.parent.exists():
         raise MedSRError(f"cannot write {path}: folder {path.parent} does not exist")
+    try:  # a read-only file system or a folder without write permission: say so before any work starts
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise MedSRError(f"cannot write {path}: {error.strerror or error} ({path.parent})") from None
     return path
 
 
@@ -53,13 +60,33 @@ def write_volume(volume: Volume, path, overwrite: bool = False, inputs: Iterable
     return path
 
 
+@contextlib.contextmanager
+def native_messages_silenced():
+    """Hold back what C libraries (ITK's NIfTI writer: "** ERROR: NWAD: wrote only 0 of ...") print straight to
+    the process's stderr while they write: a failed write is reported once, in MedSR's own words."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (an embedding application): nothing to hold back
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _write_file(volume: Volume, staged: Path) -> None:
     image = sitk_from_volume(volume)
     image.SetMetaData(MODALITY_KEY, volume.modality)
     for key, value in volume.metadata.items():
         image.SetMetaData(METADATA_PREFIX + key, str(value))
     try:
-        sitk.WriteImage(image, str(staged), useCompression=not staged.name.lower().endswith((".nii", ".nhdr", ".mhd")))
+        with native_messages_silenced():
+            sitk.WriteImage(image, str(staged), useCompression=not staged.name.lower().endswith((".nii", ".nhdr", ".mhd")))
     except RuntimeError as error:
         raise MedSRError(f"cannot write {staged.name}: {str(error).strip().splitlines()[-1]}") from None
     try:  # ITK can report a failed write (a full disk) without raising: read back what reached the disk
@@ -134,7 +161,8 @@ def _write_dicom_series(volume: Volume, folder: Path) -> None:
             slice_image.SetMetaData(key, value)
         writer.SetFileName(str(folder / f"slice{k:05d}.dcm"))
         try:
-            writer.Execute(slice_image)
+            with native_messages_silenced():
+                writer.Execute(slice_image)
         except RuntimeError as error:
             raise MedSRError(f"cannot write DICOM slice {k}: {str(error).strip().splitlines()[-1]}") from None
 
@@ -162,3 +190,36 @@ def write_text_atomic(path, text: str) -> Path:
     finally:
         Path(temporary).unlink(missing_ok=True)
     return path
+
+
+class WrittenTogether:
+    """The files one command writes as a set (a label map, its colour table and its volumes; a mask and its
+    report): when one of them cannot be written, those this command already wrote are removed again, so a failed
+    run leaves nothing at any output path.
+
+    >>> with WrittenTogether() as outputs:  # doctest: +SKIP
+    ...     outputs.volume(labels, "labels.nii.gz")
+    ...     outputs.text("labels.ctbl", table)
+    """
+
+    def __init__(self, overwrite: bool = False, inputs: Iterable = ()):
+        self.overwrite, self.inputs, self.written = overwrite, list(inputs), []
+
+    def volume(self, volume: Volume, path) -> Path:
+        written = write_volume(volume, path, self.overwrite, self.inputs + self.written)
+        self.written.append(written)
+        return written
+
+    def text(self, path, text: str) -> Path:
+        written = write_text_atomic(path, text)
+        self.written.append(Path(written))
+        return Path(written)
+
+    def __enter__(self) -> "WrittenTogether":
+        return self
+
+    def __exit__(self, kind, error, trace) -> bool:
+        if error is not None:
+            for path in self.written:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        return False

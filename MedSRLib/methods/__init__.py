@@ -1,6 +1,6 @@
 """Every method MedSR offers, registered by task; importing this package registers them all."""
 
-from . import classical_enhance, denoise, interpolation, learned_sr, self_sr  # noqa: F401  (registration on import)
+from . import classical_enhance, denoise, interpolation, learned_sr, self_sr, adapt_sr  # noqa: F401  (registration on import)
 from .steps import enhance
 from .registry import Method, get, methods, register
 

@@ -73,14 +73,17 @@ def covering_entry(method: str, volume: Volume, grid: Grid) -> Dict:
 
 
 def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SILENT, device: str = "auto",
-                with_uncertainty: bool = False, data_consistency: Optional[str] = OWN_PROFILE, backend: str = "torch"):
+                with_uncertainty: bool = False, data_consistency: Optional[str] = OWN_PROFILE, backend: str = "torch",
+                network=None, method: Optional[str] = None):
     """Run catalog model ``entry`` with torch or ONNX Runtime (``backend``); the restored volume, or
-    (volume, uncertainty map) with ``with_uncertainty``."""
+    (volume, uncertainty map) with ``with_uncertainty``. ``network``: run this torch network (the model adapted to
+    the scan, `adapt`) instead of the catalog's weights; ``method`` names it in the result's metadata."""
     from ..inference import predict
     from ..models.onnx_backend import load_network
 
     check_finite(volume)
-    network, entry = load_network(entry["name"], backend, device)
+    if network is None:
+        network, entry = load_network(entry["name"], backend, device)
     offset = float(volume.array.min()) if volume.modality == "CT" else 0.0
     scale = float(np.percentile(volume.array - offset, 99.5)) or 1.0
     data = (volume.as_float32() - offset) / scale
@@ -105,7 +108,7 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
         restored = np.clip(restored, 0, None)  # magnitude images are never negative
     if entry["sr"]["kind"] == "thick-slice":
         restored = np.moveaxis(restored, -1, thick)
-    method = entry["method"]
+    method = method or entry["method"]
     result = volume.with_array((restored * scale + offset).astype(np.float32), grid, method=method,
                                model=f"{entry['name']} {entry['version']}", inference_device=report.device)
     if notes:  # the ONNX Runtime provider; out-of-memory fallbacks: smaller patches, or the CPU

@@ -197,15 +197,24 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
             progress.update(0.0, f"auto: pretrained model {entry['name']} {entry['version']}")
             result = apply_model(volume, grid, entry, progress, device, with_uncertainty, data_consistency)
             return _noted(result, f"cnn (model {entry['name']} {entry['version']}; {why})", with_uncertainty)
-        if choice["method"] == "self":
+        if choice["method"] in ("adapt", "self"):
             reason = not_applicable(volume, grid)
+            if not reason and choice["method"] == "adapt":  # adapt starts from a covering thick-slice cnn
+                try:
+                    covering_entry("cnn", volume, grid)
+                except MedSRError as error:
+                    reason = str(error)
             if reason:
-                passed.append(f"self: {reason}")
+                passed.append(f"{choice['method']}: {reason}")
                 continue
-            progress.update(0.0, "auto: self-supervised restoration of the thick-slice axis")
-            result = self_super_resolve(volume, grid, progress, device=device, with_uncertainty=with_uncertainty,
-                                        data_consistency=data_consistency)
-            return _noted(result, f"self ({why})", with_uncertainty)
+            from .adapt_sr import adapt_super_resolve
+
+            run, what = ((adapt_super_resolve, "the pretrained cnn adapted to this scan") if choice["method"] == "adapt"
+                         else (self_super_resolve, "self-supervised restoration of the thick-slice axis"))
+            progress.update(0.0, f"auto: {what}")
+            result = run(volume, grid, progress, device=device, with_uncertainty=with_uncertainty,
+                         data_consistency=data_consistency)
+            return _noted(result, f"{choice['method']} ({why})", with_uncertainty)
     reasons = "; ".join(passed) or f"no learned method beat B-spline on {kind} scans of a held-out head"
     if with_uncertainty:
         raise MedSRError(f"auto chose lanczos, which gives no uncertainty map ({reasons})")

@@ -85,3 +85,24 @@ def test_a_write_that_runs_out_of_space_leaves_nothing_and_says_so(tmp_path, sav
     assert len(lines) == 1 and lines[0].startswith("medsr: error: cannot write"), run.stderr
     assert "wrote" not in run.stdout and str(out) not in run.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(saved)  # no output, no staging folder
+
+
+def test_metaimage_files_cut_short_are_refused(tmp_path, t1_crop):
+    """MetaImage: .mha with its voxels attached (zlib-compressed as MedSR writes it, or raw) and .mhd beside its
+    .raw data file."""
+    import SimpleITK as sitk
+
+    from MedSRLib.io import sitk_from_volume
+
+    write_volume(t1_crop, tmp_path / "packed.mha")
+    sitk.WriteImage(sitk_from_volume(t1_crop), str(tmp_path / "plain.mha"), useCompression=False)
+    write_volume(t1_crop, tmp_path / "split.mhd")
+    for name in ("packed.mha", "plain.mha", "split.mhd"):
+        assert np.array_equal(read_volume(tmp_path / name).array, t1_crop.array)  # whole files read as before
+    cut = {"packed.mha": _cut(tmp_path / "packed.mha", 0.6, tmp_path / "cut-packed.mha"),
+           "plain.mha": _cut(tmp_path / "plain.mha", 0.6, tmp_path / "cut-plain.mha")}
+    raw = next(tmp_path.glob("split.*raw"))
+    raw.write_bytes(raw.read_bytes()[: raw.stat().st_size // 2])
+    for path in (*cut.values(), tmp_path / "split.mhd"):
+        with pytest.raises(MedSRError, match="truncated|damaged"):
+            read_volume(path)

@@ -82,11 +82,11 @@ def test_auto_follows_the_shipped_evidence_and_names_it(held_out, monkeypatch):
     from MedSRLib.methods import self_sr
 
     evidence = self_sr.auto_preferences()
-    assert [c["method"] for c in evidence["order"]["thick-slice"]] == ["self", "cnn"]  # heads-sr benchmark, 711-2C
+    assert [c["method"] for c in evidence["order"]["thick-slice"]] == ["self", "adapt", "cnn"]  # heads-sr benchmark, 711-2C
     auto = get("sr", "auto")
     low = degrade(held_out, Acquisition(factors=(1.0, 1.0, 4.0), sampling="gaussian"))
     choice = auto.run(low, held_out.grid, device="cpu").metadata["auto_choice"]
-    assert choice.startswith("self (ranked 1 of 2 for thick-slice scans") and "+2.66 dB inside the head" in choice
+    assert choice.startswith("self (ranked 1 of 3 for thick-slice scans") and "+2.66 dB inside the head" in choice
     iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
     choice = auto.run(iso, held_out.grid, device="cpu").metadata["auto_choice"]
     assert choice.startswith(f"cnn (model {ISO}") and "ranked 1 of 1 for isotropic scans" in choice
@@ -160,3 +160,24 @@ def test_out_of_memory_falls_back_to_smaller_patches_and_says_so(held_out, monke
     low = degrade(small, Acquisition(factors=(1.0, 1.0, 4.0), sampling="gaussian"))
     result = get("sr", "cnn").run(low, small.grid, device="cpu")
     assert result.grid == small.grid and "out of memory" in result.metadata["inference_notes"]
+
+
+def test_adapt_starts_from_the_pretrained_cnn_and_fine_tunes_it_on_the_scan(held_out, thick_x4):
+    low, cnn_result = thick_x4
+    adapt = get("sr", "adapt")
+    unchanged = adapt.run(low, held_out.grid, device="cpu", steps=0)  # no fine-tuning: the pretrained cnn itself
+    assert np.abs(unchanged.array - cnn_result.array).max() < 1e-4 * held_out.array.max()
+    adapted, uncertainty = adapt.run(low, held_out.grid, device="cpu", steps=20, with_uncertainty=True)
+    assert adapted.grid == held_out.grid and uncertainty.grid == held_out.grid
+    assert adapted.metadata["method"] == "adapt" and "fine-tuned 20 steps" in adapted.metadata["adapted"]
+    assert np.abs(adapted.array - cnn_result.array).mean() > 1e-4 * held_out.array.max()  # it did learn
+    bspline = get("sr", "bspline").run(low, held_out.grid, Progress())
+    mask = foreground_mask(held_out)
+    ours, theirs = (image_metrics(held_out.array, r.array, mask=mask) for r in (adapted, bspline))
+    assert ours["foreground"]["psnr"] - theirs["foreground"]["psnr"] > 1.0
+    assert float(adapted.metadata["consistency_residual_after"]) < 1e-3 * float(low.array.max())  # data-consistent
+    error = np.abs(adapted.array - held_out.array)
+    assert np.corrcoef(uncertainty.array.ravel(), error.ravel())[0, 1] > 0.3
+    iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
+    with pytest.raises(MedSRError, match="needs a thick-slice scan"):
+        adapt.run(iso, held_out.grid, device="cpu", steps=5)

@@ -1,0 +1,116 @@
+"""`adapt`: the pretrained thick-slice `cnn`, fine-tuned on the scan's own in-plane detail, then applied.
+
+The pretrained network knows how thick slices lose detail in brains in general; the scan knows its own contrast,
+anatomy, noise and field of view. As `self` (after SMORE) does, the scan's sharp in-plane axes give training
+pairs: the volume is acquired again with the slice profile and factor of its thick axis, but along one in-plane
+axis, and interpolated back by the windowed sinc the network refines at inference. The pretrained weights are
+fine-tuned on random 3-D patches of those pairs for a bounded number of steps (small learning rate, so the prior
+is adapted rather than forgotten), then run on the scan exactly as `cnn` runs (thick axis last, the same
+windowed-sinc start, data consistency on by default).
+
+Uncertainty: how far the result departs from B-spline interpolation of the scan (as for `self`): detail there was
+inferred, not measured.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+import numpy as np
+
+from ..errors import MedSRError
+from ..geometry import Grid, degrade_and_interpolate
+from ..progress import SILENT, Progress
+from ..volume import Volume, check_finite
+from .consistency import OWN_PROFILE
+from .registry import Method, register
+
+STEPS = 60
+PATCH = 40
+BATCH = 2
+LEARNING_RATE = 1e-4
+
+
+def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto",
+                        steps: int = STEPS, profile: str = "gaussian", seed: int = 0, with_uncertainty: bool = False,
+                        data_consistency: Optional[str] = OWN_PROFILE):
+    import torch
+
+    from ..inference import resolve_device
+    from ..inference.memory import keep_freed_memory_for_reuse
+    from ..models.catalog import load_model
+    from .learned_sr import apply_model, covering_entry, factors_of
+    from .self_sr import inferred_detail
+
+    check_finite(volume)
+    if not 0 <= int(steps) <= 2000:
+        raise MedSRError(f"adapt fine-tunes for 0-2000 steps (0: the pretrained network as it is), not {steps}")
+    entry = covering_entry("cnn", volume, grid)
+    if entry["sr"]["kind"] != "thick-slice":
+        raise MedSRError("`adapt` learns from the scan's sharp in-plane axes: it needs a thick-slice scan "
+                         "(one axis coarser than the others); use `cnn` for isotropic scans")
+    factors = factors_of(volume, grid)
+    thick = int(np.argmax(factors))
+    factor = float(factors[thick])
+    inplane = [a for a in range(3) if a != thick]
+    target = resolve_device(device)
+    if target.type == "cpu":
+        keep_freed_memory_for_reuse()
+    network, entry = load_model(entry["name"])
+    network = copy.deepcopy(network).to(target)
+    offset = float(volume.array.min()) if volume.modality == "CT" else 0.0
+    scale = float(np.percentile(volume.array - offset, 99.5)) or 1.0  # the normalisation `cnn` uses
+    data = (volume.as_float32() - offset) / scale
+    # pairs: the in-plane axis acquired as the thick axis was, moved last (the network's canonical thick axis)
+    pairs = []
+    if min(data.shape) < 8:
+        raise MedSRError("`adapt` needs at least 8 voxels along every axis to learn from the scan")
+    for axis in inplane:
+        degraded, _ = degrade_and_interpolate(data, axis, factor, profile)
+        pairs.append((np.moveaxis(degraded, axis, -1), np.moveaxis(data, axis, -1)))
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    foreground = data > np.percentile(data, 50)  # patches that touch the head, not only air
+    network.train()
+    optimizer = torch.optim.Adam(network.parameters(), lr=LEARNING_RATE)
+    fit = progress.sub(0.0, 0.5)
+    for step in range(int(steps)):
+        progress.check_cancel()
+        xs, ys = [], []
+        for _ in range(BATCH):
+            which = int(rng.integers(len(pairs)))
+            low, high = pairs[which]
+            mask = np.moveaxis(foreground, inplane[which], -1)
+            for _attempt in range(10):
+                size = [min(PATCH, n) for n in low.shape]  # (a thin scan's slice axis may hold fewer voxels)
+                start = [int(rng.integers(0, n - m + 1)) for n, m in zip(low.shape, size)]
+                window = tuple(slice(s, s + m) for s, m in zip(start, size))
+                if mask[window].mean() > 0.1:
+                    break
+            xs.append(low[window])
+            ys.append(high[window])
+        x = torch.from_numpy(np.stack(xs)[:, None]).to(target)
+        y = torch.from_numpy(np.stack(ys)[:, None]).to(target)
+        loss = torch.nn.functional.l1_loss(network(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        fit.update((step + 1) / max(int(steps), 1), f"adapting {entry['name']} to the scan's in-plane detail, step {step + 1}/{steps}")
+    network.eval()
+    result = apply_model(volume, grid, entry, progress.sub(0.5, 1.0), device, False, data_consistency,
+                         network=network, method="adapt")
+    result = result.with_array(result.array, adapted=f"{entry['name']} {entry['version']} fine-tuned {steps} steps "
+                                                     f"on the scan's in-plane detail (x{factor:.3g}, {profile} profile)")
+    if not with_uncertainty:
+        return result
+    return result, inferred_detail(result, volume, grid)
+
+
+register(Method(
+    name="adapt", task="sr", family="learned", run=adapt_super_resolve,
+    summary="the pretrained thick-slice cnn fine-tuned on the scan's own in-plane detail for a bounded number of "
+            "steps, then applied (data-consistent): the prior of many brains, adapted to this scan",
+    options={"steps": f"fine-tuning steps ({STEPS})", "profile": "slice profile of the scan (gaussian)",
+             "uncertainty": "map of inferred detail", "data_consistency": "projection onto the input (on by default)"},
+))
