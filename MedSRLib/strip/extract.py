@@ -24,8 +24,6 @@ ATLAS_SCALE = (0.75, 1.35)
 #: explain; measured: real heads 0.38-0.65 (T1 and T2-like), a skull-stripped template 0.53, a head-like phantom of
 #: nested ellipsoids 0.11, a phantom of spheres 0.02, noise 0.00
 MIN_EXPLAINED = 0.25
-#: control-point spacing (mm) of the B-spline deformation after the affine fit; None: affine only
-DEFORM_MM = None
 #: a head is at least this wide along two world axes (mm)
 MIN_HEAD_MM = 90.0
 
@@ -56,7 +54,7 @@ def extract_brain(volume: Volume, progress: Progress = SILENT) -> BrainMask:
     atlas = load_atlas()
     scan = sitk.Cast(sitk_from_volume(volume), sitk.sitkFloat32)
     try:
-        fit = fit_atlas(scan, atlas, progress.sub(0.0, 0.85), deform_mm=DEFORM_MM)
+        fit = fit_atlas(scan, atlas, progress.sub(0.0, 0.85))
     except RuntimeError as error:  # ITK: the atlas slid out of the image, or nothing overlapped
         raise NoBrainFound(f"the head atlas could not be placed on it ({str(error).strip().splitlines()[-1][:120]})")
     low, high = ATLAS_SCALE
@@ -68,7 +66,7 @@ def extract_brain(volume: Volume, progress: Progress = SILENT) -> BrainMask:
     mask = _one_filled_component(probability > 0.5)
     array = sitk.GetArrayFromImage(mask).T.astype(np.uint8)
     millilitres = float(array.sum()) * float(np.prod(volume.grid.spacing)) / 1000.0
-    explained = explained_variance(fit.coarse_scan, atlas, fit.affine or fit.transform)  # (judged before any deformation)
+    explained = explained_variance(fit.coarse_scan, atlas, fit.transform)
     evidence = {"mutual_information": fit.metric, "explained_variance": explained, "intracranial_ml": millilitres,
                 "atlas_scale": [1.0 / s for s in fit.scales]}
     if not INTRACRANIAL_ML[0] <= millilitres <= INTRACRANIAL_ML[1]:

@@ -25,11 +25,10 @@ BRAIN_MARGIN_MM = 12.0
 
 @dataclass
 class AtlasFit:
-    transform: sitk.Transform          # maps scan points (LPS mm) to atlas points: the affine, then any deformation
+    transform: sitk.Transform          # maps scan points (LPS mm) to atlas points
     metric: float                      # Mattes mutual information of the last stage (negative: better)
     scales: tuple                      # singular values of the affine matrix (atlas size over scan size)
     coarse_scan: sitk.Image            # the scan smoothed onto 3 mm, as registered
-    affine: Optional[sitk.Transform] = None  # the affine part alone (the evidence is judged on it)
 
 
 def smooth_to_spacing(image: sitk.Image, spacing: float) -> sitk.Image:
@@ -79,7 +78,7 @@ def head_centre(image: sitk.Image) -> np.ndarray:
 
 
 def fit_atlas(scan: sitk.Image, atlas, progress: Progress = SILENT,
-              start_heights: Sequence[float] = START_HEIGHTS_MM, deform_mm: Optional[float] = None) -> AtlasFit:
+              start_heights: Sequence[float] = START_HEIGHTS_MM) -> AtlasFit:
     """The affine transform that carries ``atlas`` (strip.atlas.Atlas) onto ``scan`` (see the module's description)."""
     coarse_scan, coarse_atlas = smooth_to_spacing(scan, 3.0), atlas.head_at(3.0)
     scan_centre, atlas_centre = head_centre(coarse_scan), head_centre(coarse_atlas)
@@ -108,35 +107,5 @@ def fit_atlas(scan: sitk.Image, atlas, progress: Progress = SILENT,
     around_brain = sitk.BinaryDilate(sitk.Cast(brain, sitk.sitkUInt8), [radius] * 3)
     metric = register(fine_scan, fine_atlas, affine, 200, 0.3, fixed_mask=around_brain)
     scales = tuple(float(s) for s in np.linalg.svd(np.asarray(affine.GetMatrix()).reshape(3, 3), compute_uv=False))
-    transform = affine
-    if deform_mm:
-        progress.update(0.85, "placing the atlas: deformation around the brain")
-        transform = deformed(fine_scan, fine_atlas, affine, around_brain, deform_mm)
     progress.update(1.0, "atlas placed")
-    return AtlasFit(transform, metric, scales, coarse_scan, affine)
-
-
-def deformed(scan: sitk.Image, atlas_head: sitk.Image, affine: sitk.Transform, region: sitk.Image,
-             spacing_mm: float) -> sitk.Transform:
-    """``affine`` followed by a smooth B-spline deformation (control points ``spacing_mm`` apart over the region
-    around the brain), fitted by Mattes mutual information inside that region: the brain's outline follows this
-    head's rather than the atlas's average shape."""
-    shape = sitk.LabelShapeStatisticsImageFilter()
-    shape.Execute(region)
-    box = shape.GetBoundingBox(1)
-    start, size = box[:3], box[3:]
-    domain = sitk.RegionOfInterest(scan, size, start)
-    mesh = [max(1, int(round(n * s / spacing_mm))) for n, s in zip(size, scan.GetSpacing())]
-    bspline = sitk.BSplineTransformInitializer(domain, mesh, order=3)
-    method = sitk.ImageRegistrationMethod()
-    method.SetMetricAsMattesMutualInformation(32)
-    method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(0.2, 1)
-    method.SetMetricFixedMask(region)
-    method.SetInterpolator(sitk.sitkLinear)
-    method.SetOptimizerAsLBFGSB(gradientConvergenceTolerance=1e-5, numberOfIterations=40, maximumNumberOfCorrections=5,
-                                maximumNumberOfFunctionEvaluations=80)
-    method.SetMovingInitialTransform(affine)
-    method.SetInitialTransform(bspline, inPlace=True)
-    method.Execute(scan, atlas_head)
-    return sitk.CompositeTransform([affine, bspline])
+    return AtlasFit(affine, metric, scales, coarse_scan)
