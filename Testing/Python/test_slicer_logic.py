@@ -312,6 +312,8 @@ def test_methods_come_from_the_registry():
     assert all(m.summary for m in listed)
     assert [m.name for m in MedSRLogic.methods("chain")] == [m.name for m in listed]
     assert "n4" in [m.name for m in MedSRLogic.methods("enhance")]
+    adapt = {m.name: m for m in listed}["adapt"]  # the pretrained cnn adapted to the scan is offered in the panel
+    assert adapt.family == "learned" and "fine-tuned" in adapt.summary
 
 
 # --- conversions and reading the child's output --------------------------------------------------------------------
