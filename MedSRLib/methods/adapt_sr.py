@@ -25,6 +25,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE
 from .registry import Method, register
+from .uncertainty import inferred_detail
 
 STEPS = 60
 PATCH = 40
@@ -41,7 +42,6 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     from ..inference.memory import keep_freed_memory_for_reuse
     from ..models.catalog import load_model
     from .learned_sr import apply_model, covering_entry, factors_of
-    from .self_sr import inferred_detail
 
     check_finite(volume)
     if not 0 <= int(steps) <= 2000:
@@ -104,7 +104,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
                                                      f"on the scan's in-plane detail (x{factor:.3g}, {profile} profile)")
     if not with_uncertainty:
         return result
-    return result, inferred_detail(result, volume, grid)
+    return result, inferred_detail(result, volume, grid, "adapt")
 
 
 register(Method(
