@@ -299,17 +299,25 @@ def _sr_cohort(args, method) -> int:
         if torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
     jobs = plan(cohort_inputs(args.input), args.output, args.uncertainty, rank, world)
-    for folder in filter(None, (args.output, args.uncertainty)):
-        if not Path(folder).parent.exists():
-            raise MedSRError(f"cannot write into {folder}: folder {Path(folder).parent} does not exist")
-        try:
-            Path(folder).mkdir(exist_ok=True)
-        except OSError as error:
-            raise MedSRError(f"cannot make the folder {folder}: {error.strerror or error}") from None
-    for source, output, extra in jobs:  # refuse before any work, so nothing is half done
-        check_output_path(output, [source], args.overwrite)
-        if extra:
-            check_output_path(extra, [source, output], args.overwrite)
+    made = []
+    try:
+        for folder in filter(None, (args.output, args.uncertainty)):
+            if not Path(folder).parent.exists():
+                raise MedSRError(f"cannot write into {folder}: folder {Path(folder).parent} does not exist")
+            if not Path(folder).exists():
+                try:
+                    Path(folder).mkdir()
+                except OSError as error:
+                    raise MedSRError(f"cannot make the folder {folder}: {error.strerror or error}") from None
+                made.append(Path(folder))
+        for source, output, extra in jobs:  # refuse before any work, so nothing is half done
+            check_output_path(output, [source], args.overwrite)
+            if extra:
+                check_output_path(extra, [source, output], args.overwrite)
+    except MedSRError:
+        for folder in made:  # a refused run leaves no folder of its own behind
+            folder.rmdir()
+        raise
     where = f" (process {rank + 1} of {world})" if world > 1 else ""
     failed = []
     for index, (source, output, extra) in enumerate(jobs, 1):

@@ -54,6 +54,11 @@ def test_list_file_cohort_and_refusal_before_any_work(cohort, tmp_path, capsys):
     listing.write_text("cohort/case0.nrrd\ncohort/missing.nrrd\n")
     assert main(["sr", str(listing), str(tmp_path / "o2"), "--scale", "2", "--method", "lanczos", "--quiet"]) != 0
     assert "line 2" in capsys.readouterr().err
+    # a refusal after the output folder was made (the uncertainty maps would overwrite the results) removes it again
+    fresh = tmp_path / "fresh"
+    assert main(["sr", str(cohort), str(fresh), "--scale", "1", "1", "2", "--method", "self", "--uncertainty", str(fresh),
+                 "--quiet"]) == 2
+    assert "is the input" in capsys.readouterr().err and not fresh.exists()
 
 
 def test_a_bad_volume_fails_alone_and_the_exit_says_so(cohort, tmp_path, capsys):
