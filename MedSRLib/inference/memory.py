@@ -3,7 +3,7 @@
 A 3-D network on the CPU allocates and frees activations of tens to hundreds of MB for every patch. glibc's
 malloc serves any block over its mmap threshold (at most 32 MB by default) with a fresh mmap and returns it with
 munmap, so the kernel zero-fills every page of every activation again: measured on 2 cores, the pretrained `cnn`
-spent 27.7 s of system time for 44 s of user time on one head. Raising the mmap threshold and the trim threshold
+spent 27.7 s of system time for 44 s of user time on the bundled sample. Raising the mmap and trim thresholds
 (mallopt) lets freed blocks be reused: system time 1.9 s, at the cost of a higher peak resident memory (the freed
 activations stay in the process; see the benchmark reports).
 

@@ -1,7 +1,7 @@
 """`adapt`: the pretrained thick-slice `cnn`, fine-tuned on the scan's own in-plane detail, then applied.
 
-The pretrained network knows how thick slices lose detail in brains in general; the scan knows its own contrast,
-anatomy, noise and field of view. As `self` (after SMORE) does, the scan's sharp in-plane axes give training
+The pretrained network learnt how thick slices lose detail from its training data (the MNI template under random
+contrasts, biases and rotations); the scan knows its own contrast, anatomy, noise and field of view. As `self` (after SMORE) does, the scan's sharp in-plane axes give training
 pairs: the volume is acquired again with the slice profile and factor of its thick axis, but along one in-plane
 axis, and interpolated back by the windowed sinc the network refines at inference. The pretrained weights are
 fine-tuned on random 3-D patches of those pairs for a bounded number of steps (small learning rate, so the prior
@@ -110,7 +110,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
 register(Method(
     name="adapt", task="sr", family="learned", run=adapt_super_resolve,
     summary="the pretrained thick-slice cnn fine-tuned on the scan's own in-plane detail for a bounded number of "
-            "steps, then applied (data-consistent): the prior of many brains, adapted to this scan",
+            "steps, then applied (data-consistent): the pretrained prior, adapted to this scan",
     options={"steps": f"fine-tuning steps ({STEPS})", "profile": "slice profile of the scan (gaussian)",
              "uncertainty": "map of inferred detail", "data_consistency": "projection onto the input (on by default)"},
 ))
