@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ def add_parser(sub) -> None:
 
 def cmd_view(args: argparse.Namespace) -> int:
     try:
-        from ..review.web import build_server, port_is_free, serve
+        from ..review.web import build_server, reserve_port, serve
     except ImportError as error:  # trame or vtk missing
         raise MedSRError(f"medsr view needs trame and vtk ({error}); install them with pip install 'MedSRLib[view]'")
     from ..review.report import load_case
@@ -36,10 +35,10 @@ def cmd_view(args: argparse.Namespace) -> int:
     for given in (args.volume, args.labels, args.compare):
         if given and not Path(given).exists():
             raise MedSRError(f"{given} does not exist")
-    port = args.port or _free_port(args.host)
-    busy = port_is_free(args.host, port)
-    if busy:
-        raise MedSRError(f"cannot listen on {args.host}:{port}: {busy}")
+    try:
+        port = reserve_port(args.host, args.port)
+    except OSError as error:
+        raise MedSRError(f"cannot listen on {args.host}:{args.port or 'a free port'}: {error.strerror or error}") from None
     case = load_case(args.volume, args.labels, args.compare)
     source = SliceSource.from_case(case)
     server = build_server(source, f"MedSR view: {case.name}")
@@ -65,12 +64,3 @@ def cmd_view(args: argparse.Namespace) -> int:
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, 0))
-        except OSError as error:
-            raise MedSRError(f"cannot listen on {host}: {error.strerror or error}")
-        return probe.getsockname()[1]

@@ -221,5 +221,8 @@ class WrittenTogether:
     def __exit__(self, kind, error, trace) -> bool:
         if error is not None:
             for path in self.written:
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+                if path.is_dir():  # a DICOM series
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         return False

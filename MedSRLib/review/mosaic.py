@@ -21,6 +21,8 @@ from ..volume import Volume
 #: LPS direction of a grid whose index axes run to the patient's left, posterior and superior
 LPS_ALIGNED = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 VIEWS = ("axial", "coronal", "sagittal")
+#: the axis of the LPS-aligned grid that each view cuts across
+AXIS_OF_VIEW = {"axial": 2, "coronal": 1, "sagittal": 0}
 
 
 def world_aligned_grid(grid: Grid, spacing: Optional[float] = None) -> Grid:
@@ -53,15 +55,19 @@ def view_slice(array: np.ndarray, view: str, index: int) -> np.ndarray:
     return array[index, :, :].T[::-1, :]  # sagittal: columns y (anterior on the left), rows superior first
 
 
+def labelled_extent(labels: Optional[np.ndarray], view: str) -> Optional[Tuple[int, int]]:
+    """The first and last slice of ``view`` that hold a label; None without labels."""
+    if labels is None or not labels.any():
+        return None
+    axis = AXIS_OF_VIEW[view]
+    occupied = np.flatnonzero(np.moveaxis(labels > 0, axis, 0).reshape(labels.shape[axis], -1).any(axis=1))
+    return int(occupied[0]), int(occupied[-1])
+
+
 def slice_positions(labels: Optional[np.ndarray], shape: Sequence[int], view: str, count: int) -> list:
     """``count`` slice indices along the view's axis: spread over the labelled extent when there are labels."""
-    axis = {"axial": 2, "coronal": 1, "sagittal": 0}[view]
-    extent = shape[axis]
-    if labels is not None and labels.any():
-        occupied = np.flatnonzero(np.moveaxis(labels > 0, axis, 0).reshape(extent, -1).any(axis=1))
-        low, high = occupied[0], occupied[-1]
-    else:
-        low, high = int(extent * 0.15), int(extent * 0.85)
+    extent = shape[AXIS_OF_VIEW[view]]
+    low, high = labelled_extent(labels, view) or (int(extent * 0.15), int(extent * 0.85))
     return [int(round(v)) for v in np.linspace(low, high, count + 2)[1:-1]]
 
 

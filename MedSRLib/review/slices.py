@@ -13,12 +13,11 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .mosaic import VIEWS, display_window, on_world_grid, view_slice, world_aligned_grid
+from .mosaic import AXIS_OF_VIEW, VIEWS, display_window, labelled_extent, on_world_grid, view_slice, world_aligned_grid
 from .report import Case
 
 #: the grid the page cuts is at most this many voxels along each axis (a 0.5 mm CT is shown at a coarser step)
 MOST_VOXELS_PER_AXIS = 384
-AXIS_OF_VIEW = {"axial": 2, "coronal": 1, "sagittal": 0}
 
 
 @dataclass
@@ -56,11 +55,8 @@ class SliceSource:
 
     def middle(self, view: str) -> int:
         """The slice through the middle of the labels when there are any, else through the middle of the volume."""
-        axis = AXIS_OF_VIEW[view]
-        if self.labels is not None and self.labels.any():
-            occupied = np.flatnonzero(np.moveaxis(self.labels > 0, axis, 0).reshape(self.shape[axis], -1).any(axis=1))
-            return int((occupied[0] + occupied[-1]) // 2)
-        return self.shape[axis] // 2
+        extent = labelled_extent(self.labels, view)
+        return (extent[0] + extent[1]) // 2 if extent else self.count(view) // 2
 
     def position_mm(self, view: str, index: int) -> float:
         """The slice's RAS coordinate (R for sagittal, A for coronal, S for axial), in mm."""

@@ -14,7 +14,7 @@ import base64
 import html
 import os
 import sys
-from typing import Callable, Optional
+from typing import Callable
 
 from .mosaic import VIEWS
 from .slices import SliceSource
@@ -39,17 +39,18 @@ def build_server(source: SliceSource, title: str):
     state.window = [source.window[0], source.window[1]]
     state.opacity = 0.45
 
-    def draw(**_):
-        window = tuple(float(v) for v in state.window)
-        for view in VIEWS:
-            index = int(state[view])
-            state[f"{view}_picture"] = _data_uri(source.picture(view, index, window, float(state.opacity)))
-            state[f"{view}_where"] = f"{POSITION_AXIS[view]} {source.position_mm(view, index) + 0.0:+.1f} mm"
-            if compared:
-                state[f"{view}_compared"] = _data_uri(source.picture(view, index, window, float(state.opacity), True))
+    def draw(view: str) -> None:
+        window, opacity, index = tuple(float(v) for v in state.window), float(state.opacity), int(state[view])
+        state[f"{view}_picture"] = _data_uri(source.picture(view, index, window, opacity))
+        state[f"{view}_where"] = f"{POSITION_AXIS[view]} {source.position_mm(view, index) + 0.0:+.1f} mm"
+        if compared:
+            state[f"{view}_compared"] = _data_uri(source.picture(view, index, window, opacity, True))
 
-    state.change(*VIEWS, "window", "opacity")(draw)
-    draw()
+    for view in VIEWS:  # a slice slider redraws its own view; the window and the opacity redraw all three
+        state.change(view)(lambda _view=view, **_: draw(_view))
+    state.change("window", "opacity")(lambda **_: [draw(view) for view in VIEWS])
+    for view in VIEWS:
+        draw(view)
 
     with SinglePageLayout(server) as layout:
         layout.title.set_text(title)
@@ -126,14 +127,10 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def port_is_free(host: str, port: int) -> Optional[str]:
-    """None if ``port`` can be bound on ``host``, else the reason."""
+def reserve_port(host: str, port: int) -> int:
+    """``port`` (0: a free one) if it can be bound on ``host``; OSError saying why not."""
     import socket
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            return error.strerror or str(error)
-    return None
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, port))
+        return probe.getsockname()[1]

@@ -48,13 +48,14 @@ def stop(process) -> int:
 
 
 @pytest.fixture(scope="module")
-def served(segmented):
+def served(segmented, tmp_path_factory):
     """The bundled T1 crop, its segmentation and a blurred copy to compare, served by `medsr view`."""
     image = read_volume(segmented / "left.nii.gz")
     from scipy.ndimage import gaussian_filter
 
-    write_volume(image.with_array(gaussian_filter(image.array.astype(np.float32), 2.0)), segmented / "left-blurred.nii.gz")
-    files = (segmented / "left.nii.gz", segmented / "left-labels.nii.gz", segmented / "left-blurred.nii.gz")
+    blurred = tmp_path_factory.mktemp("compare") / "left-blurred.nii.gz"  # (not in the shared cohort folder)
+    write_volume(image.with_array(gaussian_filter(image.array.astype(np.float32), 2.0)), blurred)
+    files = (segmented / "left.nii.gz", segmented / "left-labels.nii.gz", blurred)
     process, url = start_view(files[0], "--labels", files[1], "--compare", files[2])
     yield process, url, files
     if process.poll() is None:
