@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -304,19 +305,21 @@ def _sr_cohort(args, method) -> int:
         for folder in filter(None, (args.output, args.uncertainty)):
             if not Path(folder).parent.exists():
                 raise MedSRError(f"cannot write into {folder}: folder {Path(folder).parent} does not exist")
-            if not Path(folder).exists():
-                try:
-                    Path(folder).mkdir()
-                except OSError as error:
-                    raise MedSRError(f"cannot make the folder {folder}: {error.strerror or error}") from None
+            try:
+                Path(folder).mkdir()
                 made.append(Path(folder))
+            except FileExistsError:  # there already, or made by another torchrun process just now
+                pass
+            except OSError as error:
+                raise MedSRError(f"cannot make the folder {folder}: {error.strerror or error}") from None
         for source, output, extra in jobs:  # refuse before any work, so nothing is half done
             check_output_path(output, [source], args.overwrite)
             if extra:
                 check_output_path(extra, [source, output], args.overwrite)
     except MedSRError:
-        for folder in made:  # a refused run leaves no folder of its own behind
-            folder.rmdir()
+        for folder in made:  # a refused run leaves no folder of its own behind (unless another process wrote there)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     where = f" (process {rank + 1} of {world})" if world > 1 else ""
     failed = []
