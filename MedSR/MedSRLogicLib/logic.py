@@ -486,6 +486,8 @@ class MedSRLogic:
                 fit = summary.get("intensity_model")
                 if fit:
                     notes = notes + ["intensity model applied" if fit["applied"] else f"intensity model not applied: {fit['reason']}"]
+                    if fit["applied"] and fit.get("prior"):
+                        notes = notes + [f"intensity model prior: {fit['prior']}"]
                 notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in summary["volumes_ml"].items()]
             if request.showResult:
                 _showQuietly(segmentation)

@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-intensity-model", dest="intensity_model", action="store_false",
                    help="use the network's probabilities alone, without refining them by the tissues' intensities fitted "
                         "to this image (the refinement is skipped anyway when two tissues overlap in intensity)")
+    p.add_argument("--no-atlas-priors", dest="atlas_priors", action="store_false",
+                   help="fit the intensity model with the network's probabilities as its prior, not the tissue maps of the "
+                        "head atlas placed on the scan (the default when the atlas is placed: for a given mask too)")
     _device(p)
     _modality(p)
     _add_common_output(p)
@@ -469,7 +472,7 @@ def cmd_segment(args) -> int:
         with progress_bar("segment", not args.quiet) as progress:
             result = segment(volume, args.model, device=args.device, instances_of=instances_of, progress=progress,
                              backend=args.backend, intensity_model=args.intensity_model, super_resolution=args.sr,
-                             brain_mask=brain_mask)
+                             brain_mask=brain_mask, atlas_priors=args.atlas_priors)
     except NoBrainFound as error:
         raise MedSRError(f"no brain found in {args.input}: {error}") from None
     summary = {"input": str(Path(args.input).resolve()), "model": f"{result.model['name']} {result.model['version']}",

@@ -132,7 +132,7 @@ def render(head: Volume, reference: Dict[str, Volume], brain: np.ndarray, signal
     image += np.where(brain, reference["csf"].array * s[4] + reference["gm"].array * s[5] + reference["wm"].array * s[6], 0)
     rng = np.random.default_rng(seed)
     coarse = rng.normal(0, 1, (4, 4, 4))
-    bias = sitk.GetArrayFromImage(sitk.Expand(sitk.GetImageFromArray(coarse), [int(np.ceil(n / 4)) for n in head.grid.size[::-1]],
+    bias = sitk.GetArrayFromImage(sitk.Expand(sitk.GetImageFromArray(coarse), [int(np.ceil(n / 4)) for n in head.grid.size],
                                               sitk.sitkBSpline)).T[: head.grid.size[0], : head.grid.size[1], : head.grid.size[2]]
     image *= 1.0 + 0.15 * bias / max(np.abs(bias).max(), 1e-6)
     image = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(sitk.GetImageFromArray(image.T.copy()), 0.5)).T
@@ -232,7 +232,8 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_description(),
         "device": device,
-        "built_from": {"atlas": "FreeSurfer 3T18yoSchwartzReactN32 head + MNI ICBM152 2009a brain (Resources/Atlas)",
+        "built_from": {"atlas": "FreeSurfer 3T18yoSchwartzReactN32 head + MNI ICBM152 2009a brain (Resources/Atlas); "
+                                "tissue priors: the MNI ICBM152 2009a GM/WM maps in the atlas's space",
                        "tissue_network": "brain-tissue (trained on the MNI ICBM152 2009a template only)"},
         "validated_on": {"711-2C": "FreeSurfer 711-2C average head; brain reference 711-2B intracranial mask; tissue "
                                    "reference: MNI GM/WM maps carried onto 711-2C by affine + B-spline registration, inside 711-2B",

@@ -52,6 +52,7 @@ def segment(
     intensity_model: bool = True,
     super_resolution: Optional[str] = None,
     brain_mask: Union[str, Volume, None] = "auto",
+    atlas_priors: bool = True,
 ) -> Segmentation:
     """Label ``volume`` with catalog model ``model``.
 
@@ -89,7 +90,7 @@ def segment(
         progress = progress.sub(0.5, 1.0)
         on_working_grid = on_working_grid or restored is not volume  # labels on the super-resolved grid
         volume = restored
-    inside, source, evidence = _brain_mask(volume, brain_mask, progress.sub(0.0, 0.4))
+    inside, source, evidence, atlas_transform = _brain_mask(volume, brain_mask, atlas_priors, progress.sub(0.0, 0.4))
     if inside is not None:
         progress = progress.sub(0.4, 1.0)
     working = volume.grid.with_spacing(entry["input"]["spacing_mm"])
@@ -112,7 +113,13 @@ def segment(
     fit = None
     if intensity_model:
         progress.update(0.9, "fitting the tissues' intensities")
-        probabilities, fit = refine_with_intensity_model(image, probabilities, [k for k in names if k != 0], names=names)
+        spatial_prior = None
+        if atlas_priors and atlas_transform is not None:
+            from ..strip.priors import tissue_priors
+
+            spatial_prior = tissue_priors(atlas_transform, working)
+        probabilities, fit = refine_with_intensity_model(image, probabilities, [k for k in names if k != 0], names=names,
+                                                         spatial_prior=spatial_prior)
     grid = working if on_working_grid else volume.grid
     if grid != working:
         progress.update(0.92, "bringing probabilities back to the input grid")
@@ -134,10 +141,11 @@ def segment(
     return result
 
 
-def _brain_mask(volume: Volume, brain_mask, progress: Progress):
-    """(0/1 array on ``volume``'s grid or None, where it came from, the extraction's evidence)."""
+def _brain_mask(volume: Volume, brain_mask, atlas_priors: bool, progress: Progress):
+    """(0/1 array on ``volume``'s grid or None, where it came from, the extraction's evidence, the transform that
+    placed the atlas or None)."""
     if brain_mask is None:
-        return None, None, {}
+        return None, None, {}, None
     if isinstance(brain_mask, Volume):
         if not brain_mask.grid.matches(volume.grid):
             raise MedSRError("the brain mask is not on the grid of the image to segment: "
@@ -145,13 +153,18 @@ def _brain_mask(volume: Volume, brain_mask, progress: Progress):
         inside = brain_mask.array > 0
         if not inside.any():
             raise MedSRError("the brain mask is empty: no voxel > 0")
-        return inside, "given", {}
+        transform = None
+        if atlas_priors:  # the atlas is placed for its tissue priors even when the mask is given
+            from ..strip import place_atlas
+
+            transform = place_atlas(volume, progress)
+        return inside, "given", {}, transform
     if brain_mask != "auto":
         raise MedSRError(f"brain_mask must be 'auto', a label map or None, not {brain_mask!r}")
     from ..strip import extract_brain
 
     brain = extract_brain(volume, progress)
-    return brain.mask.array > 0, "medsr strip (atlas registration)", brain.evidence
+    return brain.mask.array > 0, "medsr strip (atlas registration)", brain.evidence, brain.atlas_transform
 
 
 def super_resolve_to_spacing(volume: Volume, spacing, method_name: str, device: str, progress: Progress):

@@ -4,7 +4,7 @@ with the reason, when the evidence in the image says there is no head in it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 import SimpleITK as sitk
@@ -37,6 +37,8 @@ class BrainMask:
     mask: Volume                       # uint8, 1 inside the brain, on the scan's own grid
     intracranial_ml: float
     evidence: Dict[str, float] = field(default_factory=dict)
+    #: maps the scan's world points into the atlas's (strip.priors carries the atlas's tissue maps through it)
+    atlas_transform: Optional[sitk.Transform] = field(default=None, repr=False)
 
     def masked(self, volume: Volume) -> Volume:
         """``volume`` with every voxel outside the brain set to zero (the scan's own dtype and grid)."""
@@ -76,7 +78,16 @@ def extract_brain(volume: Volume, progress: Progress = SILENT) -> BrainMask:
         raise NoBrainFound(f"the placed head atlas explains {100 * explained:.0f} % of the intensities inside the brain, "
                            f"below the {100 * MIN_EXPLAINED:.0f} % of a head of any contrast: no brain anatomy is there")
     progress.update(1.0, f"brain extracted: {millilitres:.0f} mL")
-    return BrainMask(volume.with_array(array, kind="labels", brain_mask="medsr strip"), millilitres, evidence)
+    return BrainMask(volume.with_array(array, kind="labels", brain_mask="medsr strip"), millilitres, evidence, fit.transform)
+
+
+def place_atlas(volume: Volume, progress: Progress = SILENT) -> Optional[sitk.Transform]:
+    """The transform that places the head atlas on ``volume`` (its world points into the atlas's), or None when
+    registration fails; none of extract_brain's checks (for a scan whose brain mask is given)."""
+    try:
+        return fit_atlas(sitk.Cast(sitk_from_volume(volume), sitk.sitkFloat32), load_atlas(), progress).transform
+    except RuntimeError:
+        return None
 
 
 def check_can_hold_a_head(volume: Volume) -> None:

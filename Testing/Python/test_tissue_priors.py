@@ -1,0 +1,104 @@
+"""The head atlas's tissue priors on a held-out real head placed as a scanner would, and the contrast-agnostic tissue
+labels they give: a T1 head and the same head with its intensities inverted (T2-like) are labelled alike."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from MedSRLib import read_volume
+from MedSRLib.evaluation.placement import centre_of, place, scanner_grid, scanner_placement
+from MedSRLib.methods.intensity_model import MIN_AGREEMENT, refine_with_intensity_model
+from MedSRLib.methods.segmentation import segment
+from MedSRLib.strip import place_atlas
+from MedSRLib.strip.priors import tissue_priors
+
+DATA = Path(__file__).resolve().parents[1] / "Data"
+
+
+def mean_dice(a, b, labels=(1, 2, 3)) -> float:
+    return float(np.mean([2 * np.count_nonzero((a == k) & (b == k)) / (np.count_nonzero(a == k) + np.count_nonzero(b == k))
+                          for k in labels]))
+
+
+@pytest.fixture(scope="module")
+def placed():
+    """711-2C (never used to build the atlas) at 2 mm, rotated, shifted, on a sagittal 2.2x1.8x2 mm grid of its own,
+    with its intracranial mask 711-2B carried along."""
+    head = read_volume(DATA / "711-2c-2mm" / "t1.nii.gz")
+    mask = read_volume(DATA / "711-2c-2mm" / "intracranial-mask.nii.gz")
+    motion = scanner_placement(centre=centre_of(head.grid))
+    grid = scanner_grid(head, spacing=(2.2, 1.8, 2.0))
+    return place(head, motion, grid), place(mask, motion, grid, labels=True)
+
+
+@pytest.fixture(scope="module")
+def inverted(placed):
+    head, _ = placed
+    values = head.as_float32()
+    return head.with_array(np.where(values > 0, values.max() * 1.1 - values, 0.0).astype(np.float32))
+
+
+def test_priors_lie_inside_the_head_they_were_placed_on(placed):
+    head, mask = placed
+    priors = tissue_priors(place_atlas(head), head.grid)
+    assert priors.shape == (3,) + tuple(head.grid.size) and priors.dtype == np.float32
+    assert priors.min() >= 0 and priors.sum(axis=0).max() <= 1 + 1e-5
+    inside = mask.array > 0
+    # the prior's mass lies in this head's own intracranial space (measured 0.76 / 0.87 / 0.97: the atlas brain reaches
+    # 1-2 mm beyond 711-2B all round, where the CSF prior is)
+    for tissue, floor in ((0, 0.70), (1, 0.82), (2, 0.94)):
+        assert priors[tissue][inside].sum() >= floor * priors[tissue].sum()
+    # white matter is expected deep inside, not at the rim (measured 0.48 and 0.15)
+    from scipy.ndimage import distance_transform_edt
+
+    depth = distance_transform_edt(inside, sampling=head.grid.spacing)
+    deep, rim = depth > 25, inside & (depth < 4)
+    assert priors[2][deep].mean() > 2.5 * priors[2][rim].mean()
+
+
+@pytest.fixture(scope="module")
+def labelled(placed, inverted):
+    """Tissue labels of the T1 head and of its inversion, with the atlas priors (default) and without."""
+    _, mask = placed
+    return {(contrast, priors): segment(image, device="cpu", brain_mask=mask, atlas_priors=priors)
+            for contrast, image in (("T1", placed[0]), ("inverted", inverted)) for priors in (True, False)}
+
+
+def test_atlas_priors_label_an_inverted_contrast_as_the_t1(labelled):
+    with_priors = mean_dice(labelled["T1", True].labels.array, labelled["inverted", True].labels.array)
+    network_only = mean_dice(labelled["T1", False].labels.array, labelled["inverted", False].labels.array)
+    assert with_priors >= 0.75, with_priors
+    assert with_priors >= network_only + 0.2, (with_priors, network_only)
+
+
+def test_the_network_joins_the_atlas_only_where_it_agrees(labelled):
+    for key in (("T1", True), ("inverted", True)):
+        fit = labelled[key].intensity_fit
+        assert fit.applied and 0.0 <= fit.network_agreement <= 1.0
+        assert fit.prior == ("atlas x network^0.5" if fit.network_agreement >= MIN_AGREEMENT else "atlas"), key
+    assert labelled["T1", True].intensity_fit.network_agreement >= MIN_AGREEMENT
+    network_only = labelled["T1", False].intensity_fit
+    assert network_only.prior == "network" and network_only.network_agreement is None
+    # with the priors the labels follow the image's contrast: the darkest tissue of the T1 is the brightest inverted
+    inverted = labelled["inverted", True].intensity_fit
+    means = [inverted.means[inverted.tissues.index(k)] for k in (1, 2, 3)]
+    assert means[0] > means[1] > means[2]
+
+
+def test_a_network_wrong_about_the_contrast_is_left_out(placed):
+    """A 'network' that calls CSF what the atlas expects to be white matter and so on (as a T1-trained network can on
+    another contrast) disagrees with the atlas-only fit and is not joined; the labels are the atlas-only fit's."""
+    head, mask = placed
+    inside = mask.array > 0
+    priors = tissue_priors(place_atlas(head), head.grid)
+    image = np.where(inside, head.as_float32(), 0.0) / float(np.percentile(head.as_float32()[inside], 99.5))
+    wrong = np.zeros((4,) + priors.shape[1:], np.float32)
+    wrong[0] = ~inside
+    wrong[1:] = (priors[[2, 0, 1]] + 1e-3) / (priors.sum(axis=0) + 3e-3) * inside  # WM, CSF, GM as CSF, GM, WM
+    refined, fit = refine_with_intensity_model(image, wrong, (1, 2, 3), spatial_prior=priors)
+    assert fit.prior == "atlas" and fit.network_agreement < MIN_AGREEMENT
+    alone, _ = refine_with_intensity_model(image, np.concatenate([wrong[:1], np.full_like(wrong[1:], 1 / 3) * inside]),
+                                           (1, 2, 3), spatial_prior=priors)
+    assert np.array_equal(refined.argmax(axis=0), alone.argmax(axis=0))
+    assert np.array_equal(refined[0], wrong[0])  # the background keeps its probability
