@@ -189,7 +189,9 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
             raise RuntimeError(f"{name}: labels on {result.labels.grid} but the reference on {truth['labels'].grid}")
         row = {"medsr": dict(tissue_figures(reference_labels, labels, brain, voxel_ml), seconds=seconds,
                              peak_memory_mb=memory.peak_mb, super_resolved_by=result.super_resolved_by,
-                             intensity_model="applied" if result.intensity_fit and result.intensity_fit.applied else "not applied")}
+                             intensity_model="applied" if result.intensity_fit and result.intensity_fit.applied else "not applied",
+                             intensity_prior=result.intensity_fit.prior if result.intensity_fit else None,
+                             network_agreement=result.intensity_fit.network_agreement if result.intensity_fit else None)}
         if volume.grid == truth["labels"].grid:  # (the thick-slice input is on another grid: no baseline row)
             otsu = otsu_tissues(volume, brain)
             row["3-class Otsu inside the reference mask"] = tissue_figures(reference_labels, otsu, brain, voxel_ml)

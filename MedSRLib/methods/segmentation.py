@@ -64,6 +64,8 @@ def segment(
 
     ``intensity_model``: refine the network's probabilities with a Gaussian
     intensity model of the tissues fitted to this image (methods/intensity_model).
+    ``atlas_priors``: when the head atlas is placed on the scan (``brain_mask`` "auto", or a given mask, for which
+    the atlas is placed for this alone), its tissue maps are the intensity model's prior (strip/priors.py).
     ``super_resolution``: first super-resolve the input onto the model's
     spacing with this super-resolution method (``auto``: a pretrained network
     that covers the input, else ``self`` or Lanczos), and label that grid
@@ -90,6 +92,7 @@ def segment(
         progress = progress.sub(0.5, 1.0)
         on_working_grid = on_working_grid or restored is not volume  # labels on the super-resolved grid
         volume = restored
+    atlas_priors = atlas_priors and intensity_model  # the priors serve the intensity model only
     inside, source, evidence, atlas_transform = _brain_mask(volume, brain_mask, atlas_priors, progress.sub(0.0, 0.4))
     if inside is not None:
         progress = progress.sub(0.4, 1.0)
