@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch", help="run the network with torch or ONNX Runtime")
     p.add_argument("--no-intensity-model", dest="intensity_model", action="store_false",
                    help="use the network's probabilities alone, without refining them by the tissues' intensities fitted "
-                        "to this image (the refinement is skipped anyway when two tissues overlap in intensity)")
+                        "to this image (with the network as its prior, the refinement is skipped anyway when two tissues overlap in intensity)")
     p.add_argument("--no-atlas-priors", dest="atlas_priors", action="store_false",
                    help="fit the intensity model with the network's probabilities as its prior, not the tissue maps of the "
                         "head atlas placed on the scan (the default when the atlas is placed: for a given mask too)")
