@@ -110,14 +110,18 @@ def refine_with_intensity_model(image: np.ndarray, probabilities: np.ndarray, ti
 
 
 def _em(intensity: np.ndarray, prior: np.ndarray, share: np.ndarray, iterations: int, floor_sd: float):
-    """(posterior, means, sds): ``iterations`` of EM for one Gaussian per row of ``prior`` (rows scaled to ``share``)."""
+    """(posterior, means, sds): ``iterations`` of EM for one Gaussian per row of ``prior`` (rows scaled to ``share``),
+    each tissue's mixing weight re-estimated too (SPM, FAST and Atropos do): a prior that expects too little of a tissue
+    in this brain (a wider ventricle, thinner cortex) is scaled by how much the image's intensities give it."""
     prior = prior * (share / np.maximum(prior.sum(axis=0), 1e-30))
     posterior = prior.astype(np.float32)
+    expected = np.maximum(prior.sum(axis=1), 1e-6)
     means, sds = [], []
     for _ in range(iterations):
         means, sds = _fit(intensity, posterior, floor_sd)
+        weights = posterior.sum(axis=1) / expected
         for row in range(len(prior)):
-            posterior[row] = prior[row] * np.exp(-0.5 * ((intensity - means[row]) / sds[row]) ** 2) / sds[row]
+            posterior[row] = weights[row] * prior[row] * np.exp(-0.5 * ((intensity - means[row]) / sds[row]) ** 2) / sds[row]
         posterior *= share / np.maximum(posterior.sum(axis=0), 1e-30)
     return posterior, [float(m) for m in means], [float(s) for s in sds]
 
