@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch", type=int, default=32, help="sr: training patch side, voxels (32)")
     p.add_argument("--real-fraction", type=float, default=0.7,
                    help="segment: share of patches from the real T1, the rest synthetic contrasts (0.7)")
+    p.add_argument("--head-fraction", type=float, default=0.0,
+                   help="segment: share of batches cut from a whole head with skull, scalp and neck (the 3T18yo atlas head, "
+                        "its non-brain classes given random intensities and labelled background; fetched into $MEDSR_DATA_CACHE)")
     p.add_argument("--average-weights", type=float, metavar="DECAY",
                    help="segment, denoise: validate and publish an exponential moving average of the weights with this "
                         "decay (e.g. 0.999) instead of the last step's")
@@ -547,7 +550,7 @@ def cmd_train(args) -> int:
             from ..train.segmenter import train_segmenter as train
         else:
             from ..train.denoiser import train_denoiser as train
-        options = {"real_fraction": args.real_fraction} if args.task == "segment" else {}
+        options = {"real_fraction": args.real_fraction, "head_fraction": args.head_fraction} if args.task == "segment" else {}
         options["average_decay"] = args.average_weights
         with progress_bar(f"train {args.task}", not args.quiet) as progress:
             result = train(Path(args.output), args.steps, args.batch or (2 if args.task == "segment" else 4), args.learning_rate or 2e-3, args.seed,

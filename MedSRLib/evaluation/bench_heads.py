@@ -4,7 +4,7 @@ Validation heads (none used to build the atlas or train the tissue network):
 
 * FreeSurfer's 711-2C average head (256^3 at 1 mm, skull, scalp, neck), reference brain mask its intracranial mask
   711-2B, reference tissues the MNI grey/white-matter maps carried onto it by registration inside 711-2B
-  (evaluation/head_reference.py); once as distributed and once placed as a scanner would (rotated by 12, -10 and
+  (strip/head_reference.py); once as distributed and once placed as a scanner would (rotated by 12, -10 and
   15 degrees, shifted by 7, -11, 9 mm, sampled on a sagittal 1 mm grid of its own);
 * ITK's KmeansTest subject (a single real subject, 2x2x3 mm, field of view cut at the chin), reference mask its
   skull-stripped twin (brain masks only: it has no tissue reference).
@@ -35,7 +35,8 @@ from ..simulate import Acquisition, add_noise, degrade
 from ..strip import extract_brain
 from ..volume import Volume
 from .comparison import PeakMemory, machine_description, run_line
-from .head_reference import TISSUES, reference_tissues
+from ..strip.head_reference import TISSUES, reference_tissues
+from ..train.head_labels import non_brain_classes
 from ..io.public_heads import load_head
 from .placement import centre_of, place, scanner_grid, scanner_placement
 from .report import refuse_existing_report
@@ -126,10 +127,7 @@ def render(head: Volume, reference: Dict[str, Volume], brain: np.ndarray, signal
     kept), each class given ``signals``; then a smooth bias field (+-15 %) and 2 % Rician noise."""
     values = head.as_float32()
     outside = ~brain
-    thresholds = sitk.OtsuMultipleThresholdsImageFilter()
-    thresholds.SetNumberOfThresholds(3)
-    thresholds.Execute(sitk.GetImageFromArray(values[outside].reshape(1, 1, -1)))
-    classes = np.digitize(values, sorted(thresholds.GetThresholds()))
+    classes = non_brain_classes(values, brain)
     s = np.asarray(signals, np.float32)
     image = np.where(outside, s[np.clip(classes, 0, 3)], 0.0).astype(np.float32)
     image += np.where(brain, reference["csf"].array * s[4] + reference["gm"].array * s[5] + reference["wm"].array * s[6], 0)

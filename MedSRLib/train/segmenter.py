@@ -44,6 +44,26 @@ def sample_batch(data, synth: SyntheticContrast, rng: np.random.Generator, batch
     return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None])
 
 
+def sample_head_batch(head, synth: SyntheticContrast, rng: np.random.Generator, batch: int):
+    """Random patches anywhere in a whole head (train/head_labels.py): brain, skull, scalp, face and neck alike."""
+    if not hasattr(head, "box"):
+        inside = np.argwhere(head.probabilities[0] < 0.5)  # not air
+        head.box = (inside.min(axis=0), inside.max(axis=0))
+    lo, hi = head.box
+    images, labels = [], []
+    for _ in range(batch):
+        start = [int(rng.integers(max(0, lo[a] - PATCH // 4), max(1, min(hi[a], n - PATCH // 4) - PATCH * 3 // 4)))
+                 for a, n in enumerate(head.labels.shape)]
+        window = tuple(slice(min(s0, n - PATCH), min(s0, n - PATCH) + PATCH) for s0, n in zip(start, head.labels.shape))
+        image, label = synth(head.probabilities[(slice(None),) + window], head.t1.array[window], rng)
+        flips = [a for a in range(3) if rng.random() < 0.5]
+        if flips:
+            image, label = np.flip(image, flips), np.flip(label, flips)
+        images.append(np.ascontiguousarray(image))
+        labels.append(np.ascontiguousarray(label))
+    return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None])
+
+
 def held_out_dice(network, data, image: Optional[np.ndarray] = None, device: str = "cpu") -> Dict[str, float]:
     """Dice per tissue on the held-out superior part (k >= HELD_OUT_K_START) of the real T1."""
     k0 = TRAIN_K_END  # context from just below the held-out part; its labels are never used
@@ -68,6 +88,7 @@ def train_segmenter(
     real_fraction: float = 0.7,
     norm=None,
     average_decay: Optional[float] = None,
+    head_fraction: float = 0.0,
 ) -> Dict:
     """Train, validating on the held-out part; returns the final state with its history.
 
@@ -76,6 +97,8 @@ def train_segmenter(
     ``norm``: the U-Net's normalisation layers, as MONAI names them (default: ARCHITECTURE's).
     ``average_decay``: keep an exponential moving average of the weights with this decay (e.g. 0.999), and
     validate and publish it instead of the last step's weights.
+    ``head_fraction``: share of batches cut from a whole head with skull, scalp and neck (train/head_labels.py, the
+    3T18yo atlas head), its non-brain classes each given a random intensity and labelled background.
     """
     from monai.losses import DiceCELoss
 
@@ -88,9 +111,18 @@ def train_segmenter(
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     rng = np.random.default_rng(seed + state["step"])
     synth = SyntheticContrast(real_fraction=real_fraction)
+    head, head_synth = None, None
+    if head_fraction > 0:
+        from .head_labels import CHANNEL_LABELS, load_head_training_data
+
+        head = load_head_training_data()
+        head_synth = SyntheticContrast(real_fraction=real_fraction, t1_reference=1.0, channel_labels=CHANNEL_LABELS)
 
     def loss_of_batch():
-        images, labels = sample_batch(data, synth, rng, batch)
+        if head is not None and rng.random() < head_fraction:
+            images, labels = sample_head_batch(head, head_synth, rng, batch)
+        else:
+            images, labels = sample_batch(data, synth, rng, batch)
         return loss_fn(network(images.to(target)), labels.to(target))
 
     state = run_steps(network, optimizer, schedule, state, steps, loss_of_batch,

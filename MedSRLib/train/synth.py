@@ -8,6 +8,8 @@ kept), then acquisition effects are simulated. Labels are the argmax of the
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import torch
 
@@ -63,15 +65,20 @@ class SyntheticContrast:
     """Callable making one (image, labels) training pair from probability and T1 patches."""
 
     def __init__(self, real_fraction: float = 0.7, rotate_degrees: float = 12.0, t1_reference: float = T1_REFERENCE,
-                 deform_voxels: float = 2.0):
+                 deform_voxels: float = 2.0, channel_labels: Optional[np.ndarray] = None):
         self.real_fraction = real_fraction
         self.t1_reference = t1_reference
         self.rotate = np.deg2rad(rotate_degrees)
         self.deform_voxels = deform_voxels  # standard deviation of the elastic displacement's control points
+        #: the label each probability channel trains (None: channel c is label c); extra channels before the last three
+        #: (CSF, GM, WM) are non-brain classes of a whole head (train/head_labels.py), each with its own random intensity
+        self.channel_labels = channel_labels
 
     def __call__(self, probabilities: np.ndarray, t1: np.ndarray, rng: np.random.Generator):
         probabilities = self._rotate(probabilities, rng)
         labels = probabilities.argmax(axis=0).astype(np.int64)
+        if self.channel_labels is not None:
+            labels = self.channel_labels[labels]
         # intensities are scaled as inference scales a whole volume (its 99.5th percentile ~ the brightest
         # tissue -> 1), never by the patch's own statistics, so patches and volumes look alike to the network
         if rng.random() < self.real_fraction:
@@ -79,7 +86,11 @@ class SyntheticContrast:
             image = self._rotate(image[None], rng, same_as_last=True)[0]
         else:
             means = _tissue_means(rng)
-            texture = rng.uniform(0.0, 0.06, 4).astype(np.float32)
+            extra = len(probabilities) - len(means)
+            if extra > 0:  # air stays dark; skull, muscle, fat, ... take any intensity, as across MR contrasts
+                outside = np.concatenate([[means[0]], rng.uniform(0.0, 1.2, extra)]).astype(np.float32)
+                means = np.concatenate([outside, means[1:]])
+            texture = rng.uniform(0.0, 0.06, len(means)).astype(np.float32)
             image = np.einsum("c...,c->...", probabilities, means)
             image += np.einsum("c...,c->...", probabilities, texture) * rng.normal(size=image.shape).astype(np.float32)
         image = np.clip(image, 0, None)

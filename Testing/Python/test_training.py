@@ -176,3 +176,45 @@ def test_the_outline_weight_falls_on_tissue_next_to_the_skull_strip_cut(t1):
     np.testing.assert_array_equal(extra[tissue & near], 8.0)
     np.testing.assert_array_equal(extra[~(tissue & near)], 0.0)
     assert set(np.unique(plain.numpy())) <= {1.0, 4.0}
+
+
+def test_whole_head_synthesis_labels_skull_and_scalp_background_and_renders_them_in_any_contrast():
+    """On a real head with skull (711-2C at 2 mm, its intracranial mask): the non-brain classes split the head's own
+    intensities outside the brain, and the synthesis gives each of them a random intensity while labelling them
+    background, so a network learns that scalp and skull are not tissue whatever their brightness."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from MedSRLib import read_volume
+    from MedSRLib.train.head_labels import CHANNEL_LABELS, HEAD_CHANNELS, non_brain_classes
+    from MedSRLib.train.synth import SyntheticContrast
+
+    data = Path(__file__).resolve().parents[1] / "Data" / "711-2c-2mm"
+    head = read_volume(data / "t1.nii.gz").as_float32()
+    brain = read_volume(data / "intracranial-mask.nii.gz").array > 0
+    classes = non_brain_classes(head, brain)
+    # air fills the corners of the field of view; the brightest class outside the brain (scalp fat) is brighter than
+    # the darkest tissue of the head (bone), and every class is there
+    corners = classes[[0, -1]][:, [0, -1]][:, :, [0, -1]]
+    assert (corners == 0).all()
+    outside = ~brain
+    means = [head[outside & (classes == c)].mean() for c in range(4)]
+    assert means == sorted(means) and all(np.count_nonzero(outside & (classes == c)) > 1000 for c in range(4))
+    # seven channels: four non-brain one-hot outside the brain, CSF/GM/WM inside (a crude split is enough here)
+    inside_classes = 1 + np.digitize(head, np.quantile(head[brain], [1 / 3, 2 / 3]))
+    channels = [outside & (classes == c) for c in range(4)] + [brain & (inside_classes == c) for c in (1, 2, 3)]
+    probabilities = np.stack(channels).astype(np.float32)[:, 20:84, 20:84, 20:84]
+    assert len(HEAD_CHANNELS) == len(probabilities)
+    expected = CHANNEL_LABELS[probabilities.argmax(axis=0)]
+    synth = SyntheticContrast(real_fraction=0.0, rotate_degrees=0.0, deform_voxels=0.0, channel_labels=CHANNEL_LABELS)
+    bright_fat = []
+    for seed in range(12):
+        image, labels = synth(probabilities, np.zeros(probabilities.shape[1:], np.float32), np.random.default_rng(seed))
+        assert image.shape == labels.shape == probabilities.shape[1:]
+        assert set(np.unique(labels)) <= {0, 1, 2, 3}
+        assert np.array_equal(labels, expected)  # no rotation: the labels are the channels' labels exactly
+        fat = probabilities[3] > 0.5
+        bright_fat.append(float(np.median(image[fat])) / float(np.median(image[probabilities[6] > 0.5])))
+    # fat is sometimes darker than white matter, sometimes much brighter: no fixed contrast to learn
+    assert min(bright_fat) < 0.7 and max(bright_fat) > 1.2, bright_fat

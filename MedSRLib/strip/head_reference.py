@@ -7,7 +7,7 @@ can be stated. Cached in the data cache, since the registration takes minutes.
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 import SimpleITK as sitk
@@ -21,14 +21,16 @@ from ..io.public_heads import cache_folder, load_head
 TISSUES = {1: "cerebrospinal fluid", 2: "grey matter", 3: "white matter"}
 
 
-def reference_tissues(head_name: str = "711-2c", mask_name: str = "711-2b") -> Dict[str, Volume]:
+def reference_tissues(head_name: str = "711-2c", mask_name: Optional[str] = "711-2b") -> Dict[str, Volume]:
     """``{"csf", "gm", "wm"}`` probability maps (float32) and ``"labels"`` (0 background, 1 CSF, 2 GM, 3 WM) on the
-    head's grid; CSF is the intracranial mask minus grey and white matter, as for the MNI template."""
+    head's grid, and the ``"head"`` itself; CSF is the intracranial mask minus grey and white matter, as for the MNI
+    template. The mask is the head's own (``mask_name``), or with None the atlas brain carried the same way (for a
+    training head that has no mask of its own)."""
     folder = cache_folder() / f"reference-{head_name}"
     names = ("csf", "gm", "wm", "labels")
     if all((folder / f"{n}.nii.gz").exists() for n in names):
-        return {n: read_volume(folder / f"{n}.nii.gz") for n in names}
-    from ..strip.atlas import register_head_onto_mni
+        return dict({n: read_volume(folder / f"{n}.nii.gz") for n in names}, head=load_head(head_name))
+    from .atlas import load_atlas, register_head_onto_mni
 
     head_volume = load_head(head_name)
     head = sitk.Cast(sitk_from_volume(head_volume), sitk.sitkFloat32)
@@ -44,7 +46,11 @@ def reference_tissues(head_name: str = "711-2c", mask_name: str = "711-2b") -> D
     inverse_field = sitk.InvertDisplacementField(field, maximumNumberOfIterations=50, maxErrorToleranceThreshold=0.05,
                                                  meanErrorToleranceThreshold=0.001, enforceBoundaryCondition=True)
     head_to_mni = sitk.CompositeTransform([sitk.DisplacementFieldTransform(inverse_field), affine.GetInverse()])
-    inside = load_head(mask_name).array > 0
+    if mask_name is None:
+        carried = sitk.Resample(load_atlas().brain, head, head_to_mni, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+        inside = sitk.GetArrayFromImage(carried).T > 0.5
+    else:
+        inside = load_head(mask_name).array > 0
     maps = {}
     for name in ("gm", "wm"):
         image = sitk.Cast(sitk_from_volume(read_volume(sample_path(name))), sitk.sitkFloat32)
@@ -63,4 +69,4 @@ def reference_tissues(head_name: str = "711-2c", mask_name: str = "711-2b") -> D
     for name in names:
         result[name] = head_volume.with_array(maps[name])
         write_volume(result[name], folder / f"{name}.nii.gz", overwrite=True)
-    return result
+    return dict(result, head=head_volume)
