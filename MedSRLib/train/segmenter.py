@@ -29,13 +29,14 @@ ARCHITECTURE = {
 PATCH = 64
 
 
-def sample_batch(data, synth: SyntheticContrast, rng: np.random.Generator, batch: int):
-    """Random patches lying wholly in the training part (k < TRAIN_K_END) of the brain's bounding box."""
+def sample_batch(data, synth: SyntheticContrast, rng: np.random.Generator, batch: int, window=None):
+    """Random patches lying wholly in the training part (k < TRAIN_K_END) of the brain's bounding box, or where
+    ``window(data, rng)`` puts them."""
+    window = window or (lambda d, r: training_window(d.labels, PATCH, r))
     images, labels = [], []
     for _ in range(batch):
-        window = training_window(data.labels, PATCH, rng)
-        probs = data.probabilities[(slice(None),) + window]
-        image, label = synth(probs, data.t1.array[window], rng)
+        cut = window(data, rng)
+        image, label = synth(data.probabilities[(slice(None),) + cut], data.t1.array[cut], rng)
         flips = [a for a in range(3) if rng.random() < 0.5]
         if flips:
             image, label = np.flip(image, flips), np.flip(label, flips)
@@ -44,24 +45,15 @@ def sample_batch(data, synth: SyntheticContrast, rng: np.random.Generator, batch
     return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None])
 
 
-def sample_head_batch(head, synth: SyntheticContrast, rng: np.random.Generator, batch: int):
-    """Random patches anywhere in a whole head (train/head_labels.py): brain, skull, scalp, face and neck alike."""
+def head_window(head, rng: np.random.Generator) -> tuple:
+    """A random ``PATCH``-cube anywhere in a whole head (train/head_labels.py): brain, skull, scalp, face and neck."""
     if not hasattr(head, "box"):
         inside = np.argwhere(head.probabilities[0] < 0.5)  # not air
         head.box = (inside.min(axis=0), inside.max(axis=0))
     lo, hi = head.box
-    images, labels = [], []
-    for _ in range(batch):
-        start = [int(rng.integers(max(0, lo[a] - PATCH // 4), max(1, min(hi[a], n - PATCH // 4) - PATCH * 3 // 4)))
-                 for a, n in enumerate(head.labels.shape)]
-        window = tuple(slice(min(s0, n - PATCH), min(s0, n - PATCH) + PATCH) for s0, n in zip(start, head.labels.shape))
-        image, label = synth(head.probabilities[(slice(None),) + window], head.t1.array[window], rng)
-        flips = [a for a in range(3) if rng.random() < 0.5]
-        if flips:
-            image, label = np.flip(image, flips), np.flip(label, flips)
-        images.append(np.ascontiguousarray(image))
-        labels.append(np.ascontiguousarray(label))
-    return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None])
+    start = [int(rng.integers(max(0, lo[a] - PATCH // 4), max(1, min(hi[a], n - PATCH // 4) - PATCH * 3 // 4)))
+             for a, n in enumerate(head.labels.shape)]
+    return tuple(slice(min(s, n - PATCH), min(s, n - PATCH) + PATCH) for s, n in zip(start, head.labels.shape))
 
 
 def held_out_dice(network, data, image: Optional[np.ndarray] = None, device: str = "cpu") -> Dict[str, float]:
@@ -120,7 +112,7 @@ def train_segmenter(
 
     def loss_of_batch():
         if head is not None and rng.random() < head_fraction:
-            images, labels = sample_head_batch(head, head_synth, rng, batch)
+            images, labels = sample_batch(head, head_synth, rng, batch, head_window)
         else:
             images, labels = sample_batch(data, synth, rng, batch)
         return loss_fn(network(images.to(target)), labels.to(target))
