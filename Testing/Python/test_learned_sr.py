@@ -86,7 +86,7 @@ def test_auto_follows_the_shipped_evidence_and_names_it(held_out, monkeypatch):
     auto = get("sr", "auto")
     low = degrade(held_out, Acquisition(factors=(1.0, 1.0, 4.0), sampling="gaussian"))
     choice = auto.run(low, held_out.grid, device="cpu").metadata["auto_choice"]
-    assert choice.startswith("self (ranked 1 of 3 for thick-slice scans") and "+2.66 dB inside the head" in choice
+    assert choice.startswith("self (ranked 1 of 3 for thick-slice scans") and "+3.77 dB inside the head" in choice
     iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
     choice = auto.run(iso, held_out.grid, device="cpu").metadata["auto_choice"]
     assert choice.startswith(f"cnn (model {ISO}") and "ranked 1 of 1 for isotropic scans" in choice
