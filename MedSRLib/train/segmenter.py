@@ -45,15 +45,19 @@ def sample_batch(data, synth: SyntheticContrast, rng: np.random.Generator, batch
     return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None])
 
 
-def head_window(head, rng: np.random.Generator) -> tuple:
-    """A random ``PATCH``-cube anywhere in a whole head (train/head_labels.py): brain, skull, scalp, face and neck."""
-    if not hasattr(head, "box"):
-        inside = np.argwhere(head.probabilities[0] < 0.5)  # not air
-        head.box = (inside.min(axis=0), inside.max(axis=0))
-    lo, hi = head.box
-    start = [int(rng.integers(max(0, lo[a] - PATCH // 4), max(1, min(hi[a], n - PATCH // 4) - PATCH * 3 // 4)))
-             for a, n in enumerate(head.labels.shape)]
-    return tuple(slice(min(s, n - PATCH), min(s, n - PATCH) + PATCH) for s, n in zip(start, head.labels.shape))
+def head_windows(head):
+    """``window(head, rng)`` for :func:`sample_batch`: random ``PATCH``-cubes anywhere in a whole head
+    (train/head_labels.py), brain, skull, scalp, face and neck alike."""
+    inside = np.argwhere(head.probabilities[0] < 0.5)  # not air
+    lo, hi = inside.min(axis=0), inside.max(axis=0)
+    shape = head.labels.shape
+
+    def window(_, rng: np.random.Generator) -> tuple:
+        start = [int(rng.integers(max(0, lo[a] - PATCH // 4), max(1, min(hi[a], n - PATCH // 4) - PATCH * 3 // 4)))
+                 for a, n in enumerate(shape)]
+        return tuple(slice(min(s, n - PATCH), min(s, n - PATCH) + PATCH) for s, n in zip(start, shape))
+
+    return window
 
 
 def held_out_dice(network, data, image: Optional[np.ndarray] = None, device: str = "cpu") -> Dict[str, float]:
@@ -109,6 +113,7 @@ def train_segmenter(
 
         head = load_head_training_data()
         head_synth = SyntheticContrast(real_fraction=real_fraction, t1_reference=1.0, channel_labels=CHANNEL_LABELS)
+        head_window = head_windows(head)
 
     def loss_of_batch():
         if head is not None and rng.random() < head_fraction:
