@@ -15,7 +15,7 @@ Kinds of model:
 Augmentation, so the models do not learn the training volume's contrast:
 random monotone or non-monotone intensity curves (T1-, T2- and PD-like
 contrasts from one scan), gamma, smooth multiplicative bias fields, small
-random rotations/shears, flips and in-plane transposes, and Rician noise on
+random rotations (MONAI's RandAffined), flips and in-plane transposes, and Rician noise on
 the low-resolution side.
 
 Hold-out: with two or more volumes the last (in name order) is validation
@@ -31,19 +31,21 @@ from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from ..errors import MedSRError
 from ..geometry import degrade_and_interpolate
 from ..io import read_volume
 from ..io.formats import FILE_FORMATS
 from ..simulate import add_noise
-from .synth import _bias_field, _rotation_grid
+from .spatial import RandomMotion
+from .synth import _bias_field
 
 KINDS = ("thick-slice", "isotropic")
 FACTORS = {"thick-slice": (2.0, 6.0), "isotropic": (1.6, 2.5)}
 TRAIN_FRACTION = 112 / 189  # the MNI T1's 112 of 189 axial slices, as the tissue models
 HELD_OUT_FRACTION = 120 / 189
+#: the random rotation (MONAI) some training crops get: up to 10 degrees about each axis
+ROTATION = RandomMotion(("crop",), 10.0)
 
 
 @dataclass
@@ -163,9 +165,7 @@ class PairMaker:
         if rng.random() < 0.5:
             crop = crop * _bias_field(crop.shape, rng, 0.1)
         if rng.random() < 0.3:
-            grid = _rotation_grid(crop.shape, rng.uniform(-np.deg2rad(10), np.deg2rad(10), 3))
-            tensor = torch.from_numpy(np.ascontiguousarray(crop))[None, None]
-            crop = torch.nn.functional.grid_sample(tensor, grid, mode="bilinear", padding_mode="border", align_corners=True)[0, 0].numpy()
+            crop = ROTATION({"crop": crop[None]}, rng)["crop"][0]
         flips = [a for a in range(3) if rng.random() < 0.5]
         if flips:
             crop = np.flip(crop, flips)

@@ -1,4 +1,4 @@
-"""Domain randomisation: random tissue contrasts, bias fields, blur, thick slices, noise and small rotations.
+"""Domain randomisation: random tissue contrasts, bias fields, blur, thick slices, noise, rotations and elastic deformation (MONAI).
 
 One label map gives T1-, T2- and PD-like images: each class gets a random mean
 intensity and texture, mixed by the soft probability maps (so partial volume is
@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
-
 from ..geometry import lanczos_weights, profile_weights
 from ..simulate import add_noise
+from .spatial import RandomMotion
 from .tissue import T1_REFERENCE
 
 
@@ -68,22 +67,23 @@ class SyntheticContrast:
                  deform_voxels: float = 2.0, channel_labels: Optional[np.ndarray] = None):
         self.real_fraction = real_fraction
         self.t1_reference = t1_reference
-        self.rotate = np.deg2rad(rotate_degrees)
-        self.deform_voxels = deform_voxels  # standard deviation of the elastic displacement's control points
+        #: rotation and elastic deformation (MONAI), the same for the label maps and the real image
+        self.motion = RandomMotion(("probabilities", "image"), rotate_degrees, deform_voxels)
         #: the label each probability channel trains (None: channel c is label c); extra channels before the last three
         #: (CSF, GM, WM) are non-brain classes of a whole head (train/head_labels.py), each with its own random intensity
         self.channel_labels = channel_labels
 
     def __call__(self, probabilities: np.ndarray, t1: np.ndarray, rng: np.random.Generator):
-        probabilities = self._rotate(probabilities, rng)
+        # intensities are scaled as inference scales a whole volume (its 99.5th percentile ~ the brightest
+        # tissue -> 1), never by the patch's own statistics, so patches and volumes look alike to the network
+        real = rng.random() < self.real_fraction
+        moved = self.motion({"probabilities": probabilities, "image": t1[None] / np.float32(self.t1_reference)}, rng)
+        probabilities = moved["probabilities"]
         labels = probabilities.argmax(axis=0).astype(np.int64)
         if self.channel_labels is not None:
             labels = self.channel_labels[labels]
-        # intensities are scaled as inference scales a whole volume (its 99.5th percentile ~ the brightest
-        # tissue -> 1), never by the patch's own statistics, so patches and volumes look alike to the network
-        if rng.random() < self.real_fraction:
-            image = t1.astype(np.float32) / self.t1_reference
-            image = self._rotate(image[None], rng, same_as_last=True)[0]
+        if real:
+            image = moved["image"][0]
         else:
             means = _tissue_means(rng)
             extra = len(probabilities) - len(means)
@@ -105,41 +105,3 @@ class SyntheticContrast:
             image = add_noise(np.clip(image, 0, None), "rician", float(rng.uniform(0.0, 0.08)), rng)
         image = image * rng.uniform(0.9, 1.1) + rng.uniform(-0.03, 0.03)
         return image.astype(np.float32), labels
-
-    def _rotate(self, array: np.ndarray, rng: np.random.Generator, same_as_last: bool = False) -> np.ndarray:
-        """Small random rotation about the patch centre plus a smooth elastic displacement (bilinear).
-
-        Used for the probabilities and then, with ``same_as_last``, for the
-        image, so that both move together.
-        """
-        if not same_as_last:
-            angles = rng.uniform(-self.rotate, self.rotate, 3)
-            self._last = _rotation_grid(array.shape[1:], angles) + _elastic_displacement(array.shape[1:], rng, self.deform_voxels)
-        tensor = torch.from_numpy(np.ascontiguousarray(array))[None]
-        out = torch.nn.functional.grid_sample(tensor, self._last, mode="bilinear", padding_mode="border", align_corners=True)
-        return out[0].numpy()
-
-
-def _elastic_displacement(shape, rng: np.random.Generator, voxels: float, control_points: int = 5) -> torch.Tensor:
-    """A smooth random displacement field in grid_sample's normalised units: Gaussian control points, trilinear upsampling.
-
-    The control points' standard deviation is capped at a tenth of their
-    spacing, so that the field never folds (its Jacobian stays positive).
-    """
-    voxels = min(voxels, 0.1 * (min(shape) - 1) / (control_points - 1))
-    coarse = torch.from_numpy(rng.normal(0.0, voxels, (1, 3, control_points, control_points, control_points)).astype(np.float32))
-    field = torch.nn.functional.interpolate(coarse, size=tuple(shape), mode="trilinear", align_corners=True)[0]
-    # grid_sample's last dimension is (x, y, z) = (last, middle, first) array axis, in units of half the extent
-    scale = torch.tensor([2.0 / max(n - 1, 1) for n in shape[::-1]], dtype=torch.float32)
-    return (field.permute(1, 2, 3, 0) * scale)[None]
-
-
-def _rotation_grid(shape, angles) -> torch.Tensor:
-    cx, cy, cz = np.cos(angles)
-    sx, sy, sz = np.sin(angles)
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    theta = np.zeros((1, 3, 4), np.float32)
-    theta[0, :, :3] = rz @ ry @ rx
-    return torch.nn.functional.affine_grid(torch.from_numpy(theta), (1, 1) + tuple(shape), align_corners=True)

@@ -34,23 +34,34 @@ def test_a_new_run_starts_from_the_weights_given_by_init(tmp_path):
         assert torch.equal(network.state_dict()[name], value), name
 
 
-def test_elastic_displacement_is_smooth_and_of_the_asked_size():
+def test_random_motion_moves_image_and_labels_alike_smoothly_and_by_the_asked_size():
     import numpy as np
 
-    from MedSRLib.train.synth import _elastic_displacement
+    from MedSRLib.train.spatial import RandomMotion
 
     shape = (40, 48, 56)
-    for seed in range(10):
-        field = _elastic_displacement(shape, np.random.default_rng(seed), voxels=2.0)[0].numpy()  # (i, j, k, xyz)
-        assert field.shape == shape + (3,)
-        # displacement in voxels along array axis a: grid_sample's x is the last array axis, z the first
-        u = np.stack([field[..., 2 - a] * (shape[a] - 1) / 2.0 for a in range(3)])
-        assert 0.3 < u.std() < 2.0
+    # an image whose value at each voxel is its own index: what comes out says where each voxel was taken from
+    coordinates = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float32) for n in shape], indexing="ij"))
+    deform = RandomMotion(("image", "labels"), rotate_degrees=0.0, deform_voxels=2.0)
+    for seed in range(8):
+        moved = deform({"image": coordinates, "labels": coordinates[:1]}, np.random.default_rng(seed))
+        assert np.array_equal(moved["labels"], moved["image"][:1])  # one motion for every array
+        u = (moved["image"] - coordinates)[:, 8:-8, 8:-8, 8:-8]  # displacement (voxels) away from the border
+        assert 0.3 < u.std() <= 2.0
         jacobian = np.eye(3)[:, :, None, None, None] + np.stack([np.stack(np.gradient(u[a]), 0) for a in range(3)])
         determinant = np.linalg.det(np.moveaxis(jacobian, (0, 1), (-2, -1)))
         assert determinant.min() > 0.2  # smooth and invertible: no folding
-    assert not _elastic_displacement(shape, np.random.default_rng(0), voxels=0.0).any()
-
+    rotate = RandomMotion(("image",), rotate_degrees=12.0)
+    once = rotate({"image": coordinates}, np.random.default_rng(3))["image"]
+    assert np.array_equal(once, rotate({"image": coordinates}, np.random.default_rng(3))["image"])  # seeded by rng
+    centre = np.asarray(shape, float)[:, None] / 2 - 0.5
+    taken = once[:, 10:-10, 10:-10, 10:-10].reshape(3, -1) - centre
+    where = coordinates[:, 10:-10, 10:-10, 10:-10].reshape(3, -1) - centre
+    rotation, *_ = np.linalg.lstsq(where.T, taken.T, rcond=None)  # the motion is a rotation about the centre
+    assert np.allclose(rotation.T @ rotation, np.eye(3), atol=1e-3)
+    assert 0.0 < np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1, 1))) <= 12.0 * np.sqrt(3)
+    still = RandomMotion(("image",), rotate_degrees=0.0, deform_voxels=0.0)
+    assert np.allclose(still({"image": coordinates}, np.random.default_rng(0))["image"], coordinates, atol=1e-4)
 
 
 def test_a_network_given_a_conditioning_channel_starts_as_the_network_it_grew_from(t1_crop):
