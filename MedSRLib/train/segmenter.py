@@ -40,6 +40,8 @@ def sample_batch(data, synth: SyntheticContrast, rng: np.random.Generator, batch
         flips = [a for a in range(3) if rng.random() < 0.5]
         if flips:
             image, label = np.flip(image, flips), np.flip(label, flips)
+        order = tuple(int(a) for a in rng.permutation(3))  # any axis order, as scanners store sagittal, coronal, axial
+        image, label = np.transpose(image, order), np.transpose(label, order)
         images.append(np.ascontiguousarray(image))
         labels.append(np.ascontiguousarray(label))
     return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None])
