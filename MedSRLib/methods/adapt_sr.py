@@ -8,8 +8,8 @@ fine-tuned on random 3-D patches of those pairs for a bounded number of steps (s
 is adapted rather than forgotten), then run on the scan exactly as `cnn` runs (thick axis last, the same
 windowed-sinc start, data consistency on by default).
 
-Uncertainty: how far the result departs from B-spline interpolation of the scan (as for `self`): detail there was
-inferred, not measured.
+Uncertainty: the expected absolute error, from how far the result departs from B-spline interpolation of the scan,
+calibrated on the scan's own in-plane pairs (as for `self`; methods/uncertainty.py).
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE
 from .registry import Method, register
-from .uncertainty import inferred_detail
+from .uncertainty import calibrate, inferred_detail
 
 STEPS = 60
 PATCH = 40
 BATCH = 2
 LEARNING_RATE = 1e-4
+#: edge (voxels) of the cube of in-plane pairs on which the uncertainty is calibrated
+CALIBRATION_CUBE = 96
 
 
 def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto",
@@ -104,7 +106,23 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
                                                      f"on the scan's in-plane detail (x{factor:.3g}, {profile} profile)")
     if not with_uncertainty:
         return result
-    return result, inferred_detail(result, volume, grid, "adapt")
+    return result, inferred_detail(result, volume, grid, "adapt", _calibration(network, pairs[0], scale, target))
+
+
+def _calibration(network, pair, scale: float, target, size: int = CALIBRATION_CUBE):
+    """The uncertainty's calibration (methods/uncertainty.py) on a cube of in-plane pairs at the head's centre."""
+    import torch
+
+    low, high = pair
+    weights = np.argwhere(high > 0.1)
+    if weights.size == 0:
+        return None
+    centre = weights.mean(axis=0).astype(int)
+    window = tuple(slice(int(np.clip(c - size // 2, 0, max(n - size, 0))), int(np.clip(c - size // 2, 0, max(n - size, 0))) + size)
+                   for c, n in zip(centre, low.shape))
+    with torch.no_grad():
+        restored = network(torch.from_numpy(np.ascontiguousarray(low[window]))[None, None].to(target))[0, 0].cpu().numpy()
+    return calibrate(restored, low[window], high[window], scale)
 
 
 register(Method(

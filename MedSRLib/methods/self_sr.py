@@ -18,7 +18,7 @@ from ..geometry import Grid, degrade_and_interpolate, resample_to_grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project
-from .uncertainty import inferred_detail
+from .uncertainty import calibrate, inferred_detail
 from .registry import Method, register
 
 
@@ -48,8 +48,8 @@ def _restorer(width: int = 32, depth: int = 6):
 def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str = "gaussian",
                        steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False,
                        data_consistency: str | None = OWN_PROFILE):
-    """The restored volume; with ``with_uncertainty`` also a map of where the two through-plane restorations
-    disagree (half their absolute difference, in the volume's units): detail there was inferred, not measured."""
+    """The restored volume; with ``with_uncertainty`` also the map of its expected absolute error, in the volume's
+    units (methods/uncertainty.py: the departure from B-spline interpolation, calibrated on in-plane pairs)."""
     import torch
 
     from ..inference import resolve_device
@@ -120,7 +120,13 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         restored = project(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency)
     if not with_uncertainty:
         return restored
-    return restored, inferred_detail(restored, volume, grid, "self")
+    progress.update(0.98, "calibrating the uncertainty on in-plane pairs")
+    with torch.no_grad():  # the network on the first in-plane axis's pairs, where the truth is known
+        start = pairs_x[0]
+        calibrated = np.concatenate([network(torch.from_numpy(np.ascontiguousarray(start[s:s + 8]))[:, None].to(target))[:, 0].cpu().numpy()
+                                     for s in range(0, start.shape[0], 8)])
+    calibration = calibrate(calibrated, start, pairs_y[0], scale)
+    return restored, inferred_detail(restored, volume, grid, "self", calibration)
 
 
 def not_applicable(volume: Volume, grid: Grid) -> str:

@@ -282,6 +282,10 @@ def test_auto_picks_a_covering_model_and_self_maps_its_uncertainty(tmp_path, cap
     error = np.abs(result.array - truth.as_float32())
     # where the two restorations disagree is where the error is: the map points at inferred detail
     assert np.corrcoef(uncertainty.array.ravel(), error.ravel())[0, 1] > 0.3
+    # and says how large the error is, in the scan's units (calibrated on the scan's in-plane pairs)
+    head = truth.array > 0.1 * np.percentile(truth.array, 99.5)
+    assert 1 / 3 < uncertainty.array[head].mean() / error[head].mean() < 3
+    assert "expected absolute error" in uncertainty.metadata["kind"]
     # 0.5 mm output voxels: outside every model's range, and no thick axis for `self`
     code, _, err = run(capsys, "sr", crop_file_path(tmp_path, truth), tmp_path / "iso.nrrd", "--scale", 2, "--quiet")
     assert code == 0 and "note: auto chose lanczos" in err

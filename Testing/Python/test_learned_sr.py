@@ -178,6 +178,8 @@ def test_adapt_starts_from_the_pretrained_cnn_and_fine_tunes_it_on_the_scan(held
     assert float(adapted.metadata["consistency_residual_after"]) < 1e-3 * float(low.array.max())  # data-consistent
     error = np.abs(adapted.array - held_out.array)
     assert np.corrcoef(uncertainty.array.ravel(), error.ravel())[0, 1] > 0.3
+    # in the scan's units: the expected absolute error, calibrated on the scan's in-plane pairs
+    assert 1 / 3 < uncertainty.array[mask > 0].mean() / error[mask > 0].mean() < 3
     iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
     with pytest.raises(MedSRError, match="needs a thick-slice scan"):
         adapt.run(iso, held_out.grid, device="cpu", steps=5)
