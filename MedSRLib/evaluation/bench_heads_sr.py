@@ -22,6 +22,7 @@ from ..errors import MedSRError
 from ..geometry import Grid
 from ..io import write_text_atomic
 from ..methods import get
+from ..models.catalog import find_entry
 from ..metrics import evaluate, foreground_mask
 from ..progress import SILENT, Progress
 from ..simulate import Acquisition, degrade
@@ -91,10 +92,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
                "machine": machine_description(), "device": device,
                "validated_on": "FreeSurfer 711-2C average head with skull, placed rotated 12/-10/15 degrees, shifted "
                                "7/-11/9 mm, on a sagittal 1 mm grid; no SR model was trained on it",
-               "trained_on": "isotropic cnn (brain-sr-iso 0.3.0): FreeSurfer's 3T18yo head with skull and neck and the MNI "
-                             "ICBM152 2009a T1 below axial index 112; thick-slice cnn (brain-sr-thick 0.1.0): the MNI T1 "
-                             "(skull-stripped template) only; self: each scan itself; adapt: the thick-slice cnn fine-tuned on "
-                             "each scan itself",
+               "trained_on": trained_on(),
                "grid": repr(truth.grid), "cases": results}
     output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output / "heads-sr.json", json.dumps(payload, indent=2) + "\n")
@@ -102,6 +100,25 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     write_text_atomic(output / "heads-sr.md", _markdown(payload))
     progress.update(1.0, "done")
     return payload
+
+
+def trained_on() -> str:
+    """What the catalog's super-resolution networks learnt from (each entry's training data, to its first ';' outside
+    brackets)."""
+    parts = []
+    for kind, name in (("isotropic cnn", "brain-sr-iso"), ("thick-slice cnn", "brain-sr-thick")):
+        entry = find_entry(name)
+        parts.append(f"{kind} ({name} {entry['version']}): {_first_clause(entry['training']['data'])}")
+    return "; ".join(parts + ["self: each scan itself", "adapt: the thick-slice cnn fine-tuned on each scan itself"])
+
+
+def _first_clause(text: str) -> str:
+    depth = 0
+    for index, character in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if character == ";" and depth == 0:
+            return text[:index]
+    return text
 
 
 def uncertainty_figures(uncertainty: np.ndarray, error: np.ndarray, inside: np.ndarray) -> dict:
