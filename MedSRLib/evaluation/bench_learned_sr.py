@@ -70,6 +70,7 @@ def run_learned_sr_bench(output: Path, input_path: Optional[Path] = None, device
         "scenarios": results,
         "speed": speed,
     }
+    output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output / "sr.json", json.dumps(payload, indent=2) + "\n")
     write_text_atomic(output / "sr.md", _markdown(payload))
     progress.update(1.0, f"benchmark written to {output}")
