@@ -117,9 +117,8 @@ def _calibration(network, pair, scale: float, target, size: int = CALIBRATION_CU
     weights = np.argwhere(high > 0.1)
     if weights.size == 0:
         return None
-    centre = weights.mean(axis=0).astype(int)
-    window = tuple(slice(int(np.clip(c - size // 2, 0, max(n - size, 0))), int(np.clip(c - size // 2, 0, max(n - size, 0))) + size)
-                   for c, n in zip(centre, low.shape))
+    starts = (int(np.clip(c - size // 2, 0, max(n - size, 0))) for c, n in zip(weights.mean(axis=0), low.shape))
+    window = tuple(slice(start, start + size) for start in starts)
     with torch.no_grad():
         restored = network(torch.from_numpy(np.ascontiguousarray(low[window]))[None, None].to(target))[0, 0].cpu().numpy()
     return calibrate(restored, low[window], high[window], scale)

@@ -123,9 +123,9 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     progress.update(0.98, "calibrating the uncertainty on in-plane pairs")
     with torch.no_grad():  # the network on the first in-plane axis's pairs, where the truth is known
         start = pairs_x[0]
-        calibrated = np.concatenate([network(torch.from_numpy(np.ascontiguousarray(start[s:s + 8]))[:, None].to(target))[:, 0].cpu().numpy()
-                                     for s in range(0, start.shape[0], 8)])
-    calibration = calibrate(calibrated, start, pairs_y[0], scale)
+        restored_pairs = np.concatenate([network(torch.from_numpy(np.ascontiguousarray(start[s:s + 8]))[:, None].to(target))[:, 0].cpu().numpy()
+                                         for s in range(0, start.shape[0], 8)])
+    calibration = calibrate(restored_pairs, start, pairs_y[0], scale)
     return restored, inferred_detail(restored, volume, grid, "self", calibration)
 
 

@@ -22,7 +22,7 @@ def elastic_magnitude(voxels: float, sigma: float) -> float:
 
 
 class RandomMotion:
-    """``motion({"name": (channels, i, j, k) array, ...}, rng)``: every array moved by one new random motion,
+    """``motion({"name": (channels, i, j, k) array, ...}, rng)``: every array given (any of ``keys``) moved by one new random motion,
     a rotation of up to ``rotate_degrees`` about each axis and, when ``deform_voxels`` > 0, an elastic deformation
     whose displacements have a standard deviation of at most ``deform_voxels`` (small enough never to fold)."""
 
@@ -32,11 +32,13 @@ class RandomMotion:
         if deform_voxels > 0:
             largest = elastic_magnitude(deform_voxels, ELASTIC_SIGMA_VOXELS[0])
             self.transform = Rand3DElasticd(self.keys, sigma_range=ELASTIC_SIGMA_VOXELS, magnitude_range=(0.5 * largest, largest),
-                                            prob=1.0, rotate_range=rotate, mode="bilinear", padding_mode=padding_mode)
+                                            prob=1.0, rotate_range=rotate, mode="bilinear", padding_mode=padding_mode,
+                                            allow_missing_keys=True)
         else:
-            self.transform = RandAffined(self.keys, prob=1.0, rotate_range=rotate, mode="bilinear", padding_mode=padding_mode)
+            self.transform = RandAffined(self.keys, prob=1.0, rotate_range=rotate, mode="bilinear", padding_mode=padding_mode,
+                                         allow_missing_keys=True)
 
     def __call__(self, arrays: Dict[str, np.ndarray], rng: np.random.Generator) -> Dict[str, np.ndarray]:
         self.transform.set_random_state(seed=int(rng.integers(2 ** 31 - 1)))
-        moved = self.transform({k: torch.from_numpy(np.ascontiguousarray(arrays[k], dtype=np.float32)) for k in self.keys})
-        return {k: torch.as_tensor(moved[k]).numpy() for k in self.keys}
+        moved = self.transform({k: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for k, a in arrays.items()})
+        return {k: torch.as_tensor(moved[k]).numpy() for k in arrays}

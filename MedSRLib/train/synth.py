@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+
 from ..geometry import lanczos_weights, profile_weights
 from ..simulate import add_noise
 from .spatial import RandomMotion
@@ -77,7 +78,10 @@ class SyntheticContrast:
         # intensities are scaled as inference scales a whole volume (its 99.5th percentile ~ the brightest
         # tissue -> 1), never by the patch's own statistics, so patches and volumes look alike to the network
         real = rng.random() < self.real_fraction
-        moved = self.motion({"probabilities": probabilities, "image": t1[None] / np.float32(self.t1_reference)}, rng)
+        arrays = {"probabilities": probabilities}
+        if real:  # the real image moves with its labels; a synthetic one is rendered from the moved labels
+            arrays["image"] = t1[None] / np.float32(self.t1_reference)
+        moved = self.motion(arrays, rng)
         probabilities = moved["probabilities"]
         labels = probabilities.argmax(axis=0).astype(np.int64)
         if self.channel_labels is not None:
