@@ -25,7 +25,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE
 from .registry import Method, register
-from .uncertainty import calibrate, inferred_detail
+from .uncertainty import calibrate, degraded_axis_distance, inferred_detail
 
 STEPS = 60
 PATCH = 40
@@ -69,8 +69,8 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     if min(data.shape) < 8:
         raise MedSRError("`adapt` needs at least 8 voxels along every axis to learn from the scan")
     for axis in inplane:
-        degraded, _ = degrade_and_interpolate(data, axis, factor, profile)
-        pairs.append((np.moveaxis(degraded, axis, -1), np.moveaxis(data, axis, -1)))
+        degraded, exact = degrade_and_interpolate(data, axis, factor, profile)
+        pairs.append((np.moveaxis(degraded, axis, -1), np.moveaxis(data, axis, -1), exact))
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     foreground = data > np.percentile(data, 50)  # patches that touch the head, not only air
@@ -82,7 +82,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
         xs, ys = [], []
         for _ in range(BATCH):
             which = int(rng.integers(len(pairs)))
-            low, high = pairs[which]
+            low, high, _ = pairs[which]
             mask = np.moveaxis(foreground, inplane[which], -1)
             for _attempt in range(10):
                 size = [min(PATCH, n) for n in low.shape]  # (a thin scan's slice axis may hold fewer voxels)
@@ -113,15 +113,17 @@ def _calibration(network, pair, scale: float, target, size: int = CALIBRATION_CU
     """The uncertainty's calibration (methods/uncertainty.py) on a cube of in-plane pairs at the head's centre."""
     import torch
 
-    low, high = pair
+    low, high, factor = pair
     weights = np.argwhere(high > 0.1)
     if weights.size == 0:
         return None
-    starts = (int(np.clip(c - size // 2, 0, max(n - size, 0))) for c, n in zip(weights.mean(axis=0), low.shape))
+    starts = [int(np.clip(c - size // 2, 0, max(n - size, 0))) for c, n in zip(weights.mean(axis=0), low.shape)]
     window = tuple(slice(start, start + size) for start in starts)
     with torch.no_grad():
         restored = network(torch.from_numpy(np.ascontiguousarray(low[window]))[None, None].to(target))[0, 0].cpu().numpy()
-    return calibrate(restored, low[window], high[window], scale)
+    degraded = low.shape[-1]  # the pairs' degraded axis is last
+    distance = degraded_axis_distance(min(starts[-1] + size, degraded), factor, starts[-1])
+    return calibrate(restored, low[window], high[window], scale, restored.ndim - 1, distance)
 
 
 register(Method(

@@ -18,7 +18,7 @@ from ..geometry import Grid, degrade_and_interpolate, resample_to_grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project
-from .uncertainty import calibrate, inferred_detail
+from .uncertainty import calibrate, degraded_axis_distance, inferred_detail
 from .registry import Method, register
 
 
@@ -73,8 +73,10 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     pairs_x, pairs_y = [], []
+    exact_factors = []
     for axis in inplane:  # degrade along each in-plane axis in turn; the other in-plane axis stays sharp
-        degraded, _ = degrade_and_interpolate(data, axis, factor, profile)
+        degraded, exact = degrade_and_interpolate(data, axis, factor, profile)
+        exact_factors.append(exact)
         other = [a for a in inplane if a != axis][0]
         # 2-D slices (degraded axis first, sharp axis second), one per position along the slice axis
         pairs_x.append(np.transpose(degraded, (thick, axis, other)))
@@ -125,7 +127,8 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         start = pairs_x[0]
         restored_pairs = np.concatenate([network(torch.from_numpy(np.ascontiguousarray(start[s:s + 8]))[:, None].to(target))[:, 0].cpu().numpy()
                                          for s in range(0, start.shape[0], 8)])
-    calibration = calibrate(restored_pairs, start, pairs_y[0], scale)
+    distance = degraded_axis_distance(start.shape[1], exact_factors[0])[None, :, None]  # pairs: (slice, degraded, sharp)
+    calibration = calibrate(restored_pairs, start, pairs_y[0], scale, 1, distance)
     return restored, inferred_detail(restored, volume, grid, "self", calibration)
 
 

@@ -183,3 +183,19 @@ def test_adapt_starts_from_the_pretrained_cnn_and_fine_tunes_it_on_the_scan(held
     iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
     with pytest.raises(MedSRError, match="needs a thick-slice scan"):
         adapt.run(iso, held_out.grid, device="cpu", steps=5)
+
+
+def test_slice_distance_follows_the_acquired_slices_through_any_geometry(held_out):
+    """The uncertainty's second term: each output voxel's distance from the nearest acquired slice centre, in slices."""
+    from MedSRLib.methods.uncertainty import degraded_axis_distance, slice_distance
+
+    fine = oblique(held_out).grid
+    thick = fine.with_spacing((fine.spacing[0], fine.spacing[1], 4 * fine.spacing[2]))
+    distance = slice_distance(thick, fine, 2)
+    # the same field of view: slice centres at (m + 0.5) * 4 - 0.5, whatever the oblique direction
+    assert np.allclose(np.broadcast_to(distance, fine.size)[3, 5], degraded_axis_distance(fine.size[2], 4.0), atol=1e-4)
+    assert set(np.round(np.unique(distance), 3)) == {0.125, 0.375}
+    # slices moved a quarter slice along their axis: voxels 0-3 lay at -0.375, -0.125, 0.125, 0.375 slices from a centre, now -0.625, -0.375, -0.125, 0.125
+    shift = 0.25 * thick.spacing[2] * thick.direction_matrix[:, 2]
+    moved = dataclasses.replace(thick, origin=tuple(np.asarray(thick.origin) + shift))
+    assert np.allclose(np.broadcast_to(slice_distance(moved, fine, 2), fine.size)[0, 0, :4], [0.375, 0.375, 0.125, 0.125], atol=1e-4)
