@@ -526,6 +526,8 @@ class MedSRLogic:
                 raise
             report = json.loads((folder / "output.strip.json").read_text())
             notes = notes + [f"intracranial volume {report['intracranial_ml']:.1f} mL"]
+            if report.get("evidence", {}).get("mask_from"):
+                notes = notes + [f"mask from the {report['evidence']['mask_from']}"]
             if request.showResult:
                 _showQuietly(segmentation)
             return Result(segmentation, notes=notes, maskedNode=masked,

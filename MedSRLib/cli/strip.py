@@ -45,5 +45,6 @@ def cmd_strip(args: argparse.Namespace) -> int:
             written.volume(brain.masked(volume), args.masked)
         written.text(report, json.dumps({"intracranial_ml": brain.intracranial_ml, "evidence": brain.evidence}, indent=2) + "\n")
     print(f"{args.output}: brain mask, {brain.intracranial_ml:.0f} mL "
-          f"(the placed atlas explains {100 * brain.evidence['explained_variance']:.0f} % of the intensities around it)")
+          f"(the placed atlas explains {100 * brain.evidence['explained_variance']:.0f} % of the intensities around it); "
+          f"mask from the {brain.evidence['mask_from']}")
     return 0

@@ -9,9 +9,10 @@ Validation heads (none used to build the atlas or train the tissue network):
 * ITK's KmeansTest subject (a single real subject, 2x2x3 mm, field of view cut at the chin), reference mask its
   skull-stripped twin (brain masks only: it has no tissue reference).
 
-Built from: the atlas (FreeSurfer 3T18yo head + the bundled MNI brain, Resources/Atlas) and the brain-tissue network
-(trained on the bundled MNI template only). Peers, when installed (not dependencies of MedSR): deepbet (brain
-masks, T1-weighted), ANTsPy's N4 + Atropos 3-class inside deepbet's mask; always: a threshold-and-morphology mask
+Built from: the atlas (FreeSurfer 3T18yo head + the bundled MNI brain, Resources/Atlas), deepbet's T1 brain network
+(its own training data, never these heads' references) and the brain-tissue network (trained on the bundled MNI
+template only). Peers: deepbet alone (brain masks, T1-weighted), ANTsPy's N4 + Atropos 3-class inside deepbet's mask
+when ANTsPy is installed; always: a threshold-and-morphology mask
 and a 3-class Otsu threshold inside the reference brain mask.
 """
 
@@ -169,7 +170,12 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
         row = {"reference_ml": float(truth.sum() * voxel_ml)}
         (brain, seconds) = _timed(extract_brain, volume)
         row["medsr"] = {"dice": dice(brain.mask.array, truth), "ml": brain.intracranial_ml, "seconds": seconds,
-                        "explained_variance": brain.evidence["explained_variance"]}
+                        "explained_variance": brain.evidence["explained_variance"],
+                        "mask_from": brain.evidence.get("mask_from"),
+                        "t1_network_agreement": brain.evidence.get("t1_network_agreement")}
+        atlas_only, seconds = _timed(extract_brain, volume, t1_network=False)
+        row["medsr, atlas only"] = {"dice": dice(atlas_only.mask.array, truth), "ml": atlas_only.intracranial_ml,
+                                    "seconds": seconds}
         threshold, seconds = _timed(threshold_mask, volume)
         row["threshold + morphology"] = {"dice": dice(threshold, truth), "ml": float(threshold.sum() * voxel_ml), "seconds": seconds}
         found, seconds = _timed(deepbet_mask, volume)
@@ -238,7 +244,8 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
         "machine": machine_description(),
         "device": device,
         "built_from": {"atlas": "FreeSurfer 3T18yoSchwartzReactN32 head + MNI ICBM152 2009a brain (Resources/Atlas); "
-                                "tissue priors: the MNI ICBM152 2009a GM/WM maps in the atlas's space",
+                                "tissue priors: the MNI ICBM152 2009a GM/WM maps in the atlas's space; T1 brain network: "
+                                "deepbet 1.0.2 (trained by its authors on their own T1-weighted scans, none of these heads)",
                        "tissue_network": "brain-tissue (trained on the MNI ICBM152 2009a template only)"},
         "validated_on": {"711-2C": "FreeSurfer 711-2C average head; brain reference 711-2B intracranial mask; tissue "
                                    "reference: MNI GM/WM maps carried onto 711-2C by affine + B-spline registration, inside 711-2B",
@@ -262,12 +269,19 @@ def _markdown(payload: dict) -> str:
              f"Built from: atlas = {payload['built_from']['atlas']}; tissue network = {payload['built_from']['tissue_network']}.", "",
              "Validated on (never used to build either): " + "; ".join(f"{k}: {v}" for k, v in payload["validated_on"].items()) + ".", "",
              f"Placement: {payload['placement']}.", "",
-             "## Brain masks", "", "| head | reference mL | method | Dice | mL | time (s) |", "|---|---:|---|---:|---:|---:|"]
+             "## Brain masks", "", "`medsr`: the placed atlas's brain averaged with the T1 network's (deepbet's) where their masks "
+             "agree by a Dice of 0.9 or more, else the atlas's alone (the agreement in brackets); `medsr, atlas only`: "
+             "the atlas's brain alone.", "",
+             "| head | reference mL | method | Dice | mL | time (s) |", "|---|---:|---|---:|---:|---:|"]
     for name, row in payload["brain_masks"].items():
-        for method in ("medsr", "deepbet", "threshold + morphology"):
+        for method in ("medsr", "medsr, atlas only", "deepbet", "threshold + morphology"):
             if method in row:
                 r = row[method]
                 note = f" ({r['note']})" if r.get("note") else ""
+                if r.get("mask_from"):
+                    agreement = r.get("t1_network_agreement")
+                    note = " (" + ("atlas + T1 network" if r["mask_from"].startswith("mean") else "atlas alone") + \
+                        (f", agreement {agreement:.3f}" if agreement is not None else "") + ")"
                 lines.append(f"| {name} | {row['reference_ml']:.0f} | {method}{note} | {r['dice']:.4f} | {r['ml']:.0f} | {r['seconds']:.1f} |")
     lines += ["", "## Tissues", "", "Dice inside the reference brain (CSF, GM, WM and their mean); GM and WM Dice over the whole "
               "head (tissue labelled outside the brain counts against); labelled brain volume against the reference mask's.", "",

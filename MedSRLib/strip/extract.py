@@ -1,5 +1,6 @@
-"""Brain extraction: the atlas placed on the scan, its brain carried onto the scan's own grid, and a refusal,
-with the reason, when the evidence in the image says there is no head in it."""
+"""Brain extraction: the atlas placed on the scan, its brain carried onto the scan's own grid (averaged with the
+T1 network's brain where the two agree), and a refusal, with the reason, when the evidence in the image says
+there is no head in it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ ATLAS_SCALE = (0.75, 1.35)
 MIN_EXPLAINED = 0.25
 #: a head is at least this wide along two world axes (mm)
 MIN_HEAD_MM = 90.0
+#: the T1 network's brain (strip/t1_network.py) joins the atlas's only when their masks agree by this Dice at least.
+#: Measured: 0.94-0.96 on T1-, T2- and PD-like heads, 0.62 on an intensity-inverted head the network misreads
+MIN_NETWORK_AGREEMENT = 0.9
 
 
 class NoBrainFound(MedSRError):
@@ -46,9 +50,13 @@ class BrainMask:
                                  brain_mask="medsr strip")
 
 
-def extract_brain(volume: Volume, progress: Progress = SILENT) -> BrainMask:
+def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool = True) -> BrainMask:
     """The brain mask of an MR head ``volume`` (any contrast, orientation, position and field of view), on its
-    grid: one connected component, holes filled. Raises :class:`NoBrainFound` when there is no head in it."""
+    grid: one connected component, holes filled. Raises :class:`NoBrainFound` when there is no head in it.
+
+    The placed atlas's brain probability is averaged with the T1 network's (``t1_network``, when deepbet is
+    installed) if their masks agree by a Dice of at least MIN_NETWORK_AGREEMENT; otherwise the atlas's stands alone.
+    The evidence says which."""
     check_finite(volume)
     if volume.modality == "CT":
         raise MedSRError("brain extraction is for MR images; this volume is CT (Hounsfield units)")
@@ -63,14 +71,22 @@ def extract_brain(volume: Volume, progress: Progress = SILENT) -> BrainMask:
     if not all(low <= 1.0 / s <= high for s in fit.scales):
         sizes = ", ".join(f"{1.0 / s:.2f}" for s in fit.scales)
         raise NoBrainFound(f"the atlas head had to be scaled by {sizes} to fit, outside the {low}-{high} of real heads")
-    progress.update(0.88, "carrying the brain onto the scan's grid")
-    probability = sitk.Resample(atlas.brain, scan, fit.transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    mask = _one_filled_component(probability > 0.5)
+    progress.update(0.86, "carrying the brain onto the scan's grid")
+    probability = sitk.GetArrayFromImage(sitk.Resample(atlas.brain, scan, fit.transform, sitk.sitkLinear, 0.0,
+                                                       sitk.sitkFloat32)).T
+    evidence = {"mutual_information": fit.metric, "atlas_scale": [1.0 / s for s in fit.scales]}
+    if t1_network:
+        progress.update(0.88, "a second opinion: the T1 brain network")
+        probability, evidence["mask_from"], agreement = _with_t1_network(volume, probability)
+        if agreement is not None:
+            evidence["t1_network_agreement"] = agreement
+    else:
+        evidence["mask_from"] = "atlas (the T1 network was not asked)"
+    mask = _one_filled_component(_image_like(probability > 0.5, scan))
     array = sitk.GetArrayFromImage(mask).T.astype(np.uint8)
     millilitres = float(array.sum()) * float(np.prod(volume.grid.spacing)) / 1000.0
     explained = explained_variance(fit.coarse_scan, atlas, fit.transform)
-    evidence = {"mutual_information": fit.metric, "explained_variance": explained, "intracranial_ml": millilitres,
-                "atlas_scale": [1.0 / s for s in fit.scales]}
+    evidence.update(explained_variance=explained, intracranial_ml=millilitres)
     if not INTRACRANIAL_ML[0] <= millilitres <= INTRACRANIAL_ML[1]:
         raise NoBrainFound(f"the brain the atlas finds would hold {millilitres:.0f} mL, outside the "
                            f"{INTRACRANIAL_ML[0]:.0f}-{INTRACRANIAL_ML[1]:.0f} mL of a head (is the whole brain in the field of view?)")
@@ -79,6 +95,28 @@ def extract_brain(volume: Volume, progress: Progress = SILENT) -> BrainMask:
                            f"below the {100 * MIN_EXPLAINED:.0f} % of a head of any contrast: no brain anatomy is there")
     progress.update(1.0, f"brain extracted: {millilitres:.0f} mL")
     return BrainMask(volume.with_array(array, kind="labels", brain_mask="medsr strip"), millilitres, evidence, fit.transform)
+
+
+def _with_t1_network(volume: Volume, atlas_probability: np.ndarray):
+    """(brain probability, where it came from, the masks' Dice agreement or None)."""
+    from . import t1_network
+
+    network = t1_network.brain_probability(volume)
+    if network is None:
+        why = "not installed" if not t1_network.available() else "it found no brain"
+        return atlas_probability, f"atlas (the T1 network: {why})", None
+    ours, theirs = atlas_probability > 0.5, network > 0.5
+    agreement = float(2.0 * np.count_nonzero(ours & theirs) / max(np.count_nonzero(ours) + np.count_nonzero(theirs), 1))
+    if agreement < MIN_NETWORK_AGREEMENT:
+        return atlas_probability, (f"atlas (the T1 network's brain agreed by a Dice of only {agreement:.2f}, below "
+                                   f"{MIN_NETWORK_AGREEMENT}: not a contrast it reads)"), agreement
+    return 0.5 * (atlas_probability + network), "mean of the atlas's and the T1 network's brain probabilities", agreement
+
+
+def _image_like(mask: np.ndarray, reference: sitk.Image) -> sitk.Image:
+    image = sitk.GetImageFromArray(np.ascontiguousarray(mask.T.astype(np.uint8)))
+    image.CopyInformation(reference)
+    return image
 
 
 def place_atlas(volume: Volume, progress: Progress = SILENT) -> Optional[sitk.Transform]:

@@ -79,6 +79,11 @@ def test_a_real_single_subject_with_skull(tmp_path):
     assert not brain.array[mask.array == 0].any()
     report = json.loads((tmp_path / "mask.strip.json").read_text())
     assert report["intracranial_ml"] == pytest.approx(mask.array.sum() * 12 / 1000)
+    # the T1 network agreed with the atlas, so their mean made the mask, and it beats the atlas alone
+    # (measured 0.957 against 0.936)
+    assert report["evidence"]["mask_from"].startswith("mean of the atlas")
+    atlas_only = extract_brain(image, t1_network=False)
+    assert dice(mask.array, reference.array) > dice(atlas_only.mask.array, reference.array) + 0.01
 
 
 def test_other_contrasts_of_the_held_out_head(placed_head, stripped_placed):
@@ -89,6 +94,9 @@ def test_other_contrasts_of_the_held_out_head(placed_head, stripped_placed):
     inverted = np.where(inside, values.max() * 1.1 - values, 0.0).astype(np.float32)
     t2 = extract_brain(head.with_array(inverted))
     assert dice(t2.mask.array, reference.array) >= 0.90
+    # the T1 network misreads an inverted contrast; the evidence says so and the atlas's brain stands alone
+    assert t2.evidence["t1_network_agreement"] < 0.9 and t2.evidence["mask_from"].startswith("atlas")
+    assert stripped_placed.evidence["t1_network_agreement"] >= 0.9
 
 
 def _phantom_of_spheres(grid: Grid) -> np.ndarray:
@@ -161,3 +169,22 @@ def test_a_tampered_atlas_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(atlas, "_CACHE", {})
     with pytest.raises(MedSRError, match="does not match the sha256"):
         atlas.load_atlas()
+
+
+def test_a_tampered_t1_network_is_refused(tmp_path, monkeypatch, placed_head):
+    import shutil
+
+    import deepbet.utils
+
+    from MedSRLib import MedSRError
+    from MedSRLib.strip import t1_network
+
+    folder = tmp_path / "data" / "models"
+    shutil.copytree(Path(deepbet.utils.DATA_PATH) / "models", folder)
+    data = bytearray((folder / "model.pt").read_bytes())
+    data[-100] ^= 0xFF
+    (folder / "model.pt").write_bytes(bytes(data))
+    monkeypatch.setattr(deepbet.utils, "DATA_PATH", str(tmp_path / "data"))
+    monkeypatch.setattr(t1_network, "_LOADED", {})
+    with pytest.raises(MedSRError, match="does not match the release"):
+        t1_network.brain_probability(placed_head[0])
