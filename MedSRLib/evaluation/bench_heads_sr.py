@@ -2,8 +2,8 @@
 evidence that orders `auto`'s preferences (written to ``auto-sr.json`` beside the report; copy it into
 Resources/Models to ship it).
 
-Held out: FreeSurfer's 711-2C head (no SR model trained on it; the isotropic `cnn` was trained on the 3T18yo head and the
-MNI template, the thick-slice one on the MNI template), rotated 12/-10/15 degrees, shifted, on a sagittal 1 mm grid of its own (evaluation/placement.py).
+Held out: FreeSurfer's 711-2C head (no SR model trained on it; both `cnn` models were trained on the 3T18yo head and
+the MNI template below k = 112), rotated 12/-10/15 degrees, shifted, on a sagittal 1 mm grid of its own (evaluation/placement.py).
 Cases: 1x1x2, 1x1x4 and 1x1x6 mm thick slices (Gaussian slice profile along the grid's k axis) and 2x2x2 mm
 isotropic (box), each brought back to the 1 mm grid. PSNR and SSIM on the whole volume and inside the head (the
 truth's Otsu foreground), gains over B-spline.
@@ -109,7 +109,7 @@ def trained_on() -> str:
     for kind, name in (("isotropic cnn", "brain-sr-iso"), ("thick-slice cnn", "brain-sr-thick")):
         entry = find_entry(name)
         parts.append(f"{kind} ({name} {entry['version']}): {_first_clause(entry['training']['data'])}")
-    return "; ".join(parts + ["self: each scan itself", "adapt: the thick-slice cnn fine-tuned on each scan itself"])
+    return "; ".join(parts + ["self: each scan itself", "adapt: the covering cnn (thick-slice or isotropic) fine-tuned on each scan itself"])
 
 
 def _first_clause(text: str) -> str:

@@ -193,8 +193,8 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
             result = apply_model(volume, grid, entry, progress, device, with_uncertainty, data_consistency)
             return _noted(result, f"cnn (model {entry['name']} {entry['version']}; {why})", with_uncertainty)
         if choice["method"] in ("adapt", "self"):
-            reason = not_applicable(volume, grid)
-            if not reason and choice["method"] == "adapt":  # adapt starts from a covering thick-slice cnn
+            reason = not_applicable(volume, grid) if choice["method"] == "self" else ""
+            if choice["method"] == "adapt":  # adapt starts from a covering cnn
                 try:
                     covering_entry("cnn", volume, grid)
                 except MedSRError as error:

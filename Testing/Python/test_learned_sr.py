@@ -89,7 +89,7 @@ def test_auto_follows_the_shipped_evidence_and_names_it(held_out, monkeypatch):
     assert choice.startswith("self (ranked 1 of 3 for thick-slice scans") and "+3.77 dB inside the head" in choice
     iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
     choice = auto.run(iso, held_out.grid, device="cpu").metadata["auto_choice"]
-    assert choice.startswith(f"cnn (model {ISO}") and "ranked 1 of 1 for isotropic scans" in choice
+    assert choice.startswith("adapt (ranked 1 of 2 for isotropic scans") and "+3.36 dB inside the head" in choice
     # without shipped evidence: the default order, a covering cnn first, and auto says so
     monkeypatch.setattr(self_sr, "auto_preferences", lambda: {})
     choice = auto.run(low, held_out.grid, device="cpu").metadata["auto_choice"]
@@ -180,9 +180,23 @@ def test_adapt_starts_from_the_pretrained_cnn_and_fine_tunes_it_on_the_scan(held
     assert np.corrcoef(uncertainty.array.ravel(), error.ravel())[0, 1] > 0.3
     # in the scan's units: the expected absolute error, calibrated on the scan's in-plane pairs
     assert 1 / 3 < uncertainty.array[mask > 0].mean() / error[mask > 0].mean() < 3
+
+
+def test_adapt_on_an_isotropic_scan_learns_from_the_scan_acquired_once_more(held_out):
+    """ZSSR-style: no sharp axis, so the scan degraded once more is the pair; the isotropic cnn is the start."""
     iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
-    with pytest.raises(MedSRError, match="needs a thick-slice scan"):
-        adapt.run(iso, held_out.grid, device="cpu", steps=5)
+    cnn_result = get("sr", "cnn").run(iso, held_out.grid, device="cpu")
+    adapted, uncertainty = get("sr", "adapt").run(iso, held_out.grid, device="cpu", with_uncertainty=True)
+    assert adapted.grid == held_out.grid and uncertainty.grid == held_out.grid
+    assert "brain-sr-iso" in adapted.metadata["adapted"] and "acquired once more" in adapted.metadata["adapted"]
+    assert "fine-tuned 30 steps" in adapted.metadata["adapted"]
+    assert np.abs(adapted.array - cnn_result.array).mean() > 1e-4 * held_out.array.max()  # it did learn
+    bspline = get("sr", "bspline").run(iso, held_out.grid, Progress())
+    assert _psnr_fg(held_out, adapted) - _psnr_fg(held_out, bspline) > 0.5
+    assert float(adapted.metadata["consistency_residual_after"]) < 1e-3 * float(iso.array.max())
+    error = np.abs(adapted.array - held_out.array)
+    mask = foreground_mask(held_out) > 0
+    assert 1 / 3 < uncertainty.array[mask].mean() / error[mask].mean() < 3
 
 
 def test_slice_distance_follows_the_acquired_slices_through_any_geometry(held_out):
