@@ -27,12 +27,13 @@ from typing import Optional
 import numpy as np
 
 from ..errors import MedSRError
-from ..geometry import Grid, degrade_and_interpolate
+from ..geometry import Grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE
 from .registry import Method, register
-from .uncertainty import calibrate, degraded_axis_distance, inferred_detail
+from .scan_pairs import scan_pairs
+from .uncertainty import calibrate_network, inferred_detail
 
 STEPS = 60
 #: fine-tuning steps for an isotropic scan (see above)
@@ -40,8 +41,6 @@ STEPS_ISOTROPIC = 30
 PATCH = 40
 BATCH = 2
 LEARNING_RATE = 1e-4
-#: edge (voxels) of the cube of in-plane pairs on which the uncertainty is calibrated
-CALIBRATION_CUBE = 96
 
 
 def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto",
@@ -76,18 +75,9 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     offset = float(volume.array.min()) if volume.modality == "CT" else 0.0
     scale = float(np.percentile(volume.array - offset, 99.5)) or 1.0  # the normalisation `cnn` uses
     data = (volume.as_float32() - offset) / scale
-    pairs = []
     if min(data.shape) < 8:
         raise MedSRError("`adapt` needs at least 8 voxels along every axis to learn from the scan")
-    if isotropic:  # (degraded scan, scan, None): every coarse axis acquired once more, as ZSSR does
-        degraded = data
-        for axis in range(3):
-            if factors[axis] > 1.0 + 1e-6:
-                degraded, _ = degrade_and_interpolate(degraded, axis, float(factors[axis]), profile)
-        pairs.append((degraded, data, None))
-    for axis in ([] if isotropic else inplane):  # the in-plane axis acquired as the thick axis was, moved last
-        degraded, exact = degrade_and_interpolate(data, axis, factor, profile)
-        pairs.append((np.moveaxis(degraded, axis, -1), np.moveaxis(data, axis, -1), exact))
+    pairs = scan_pairs(data, factors, entry["sr"]["kind"], profile)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     foreground = data > np.percentile(data, 50)  # patches that touch the head, not only air
@@ -124,26 +114,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
                                                      f"on {learnt_from} (x{factor:.3g}, {profile} profile)")
     if not with_uncertainty:
         return result
-    return result, inferred_detail(result, volume, grid, "adapt", _calibration(network, pairs[0], scale, target))
-
-
-def _calibration(network, pair, scale: float, target, size: int = CALIBRATION_CUBE):
-    """The uncertainty's calibration (methods/uncertainty.py) on a cube of in-plane pairs at the head's centre."""
-    import torch
-
-    low, high, factor = pair  # factor None: an isotropic pair, degraded along every axis
-    weights = np.argwhere(high > 0.1)
-    if weights.size == 0:
-        return None
-    starts = [int(np.clip(c - size // 2, 0, max(n - size, 0))) for c, n in zip(weights.mean(axis=0), low.shape)]
-    window = tuple(slice(start, start + size) for start in starts)
-    with torch.no_grad():
-        restored = network(torch.from_numpy(np.ascontiguousarray(low[window]))[None, None].to(target))[0, 0].cpu().numpy()
-    if factor is None:
-        return calibrate(restored, low[window], high[window], scale, None, None)
-    degraded = low.shape[-1]  # the pairs' degraded axis is last
-    distance = degraded_axis_distance(min(starts[-1] + size, degraded), factor, starts[-1])
-    return calibrate(restored, low[window], high[window], scale, restored.ndim - 1, distance)
+    return result, inferred_detail(result, volume, grid, "adapt", calibrate_network(network, pairs[0], scale))
 
 
 register(Method(

@@ -9,10 +9,12 @@ the target grid, or says why none does.
 The network refines the windowed-sinc interpolation of the input on the
 target grid of the resampling contract, so the output grid is exact by
 construction. Thick-slice models see the coarse axis last (their canonical
-orientation). With an uncertainty map the network also runs on the volume
-flipped in-plane (test-time augmentation); the map is half the difference of
-the two passes. A data-consistency projection (on by default) then makes
-the output reproduce the input when re-acquired.
+orientation). The uncertainty map is the expected absolute error, as for
+`adapt` (methods/uncertainty.py): the departure from B-spline interpolation,
+calibrated on the network's own result on pairs made from the scan
+(methods/scan_pairs.py), where the truth is known. A data-consistency
+projection (on by default) then makes the output reproduce the input when
+re-acquired.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project
 from .registry import Method, register
+from .scan_pairs import scan_pairs
+from .uncertainty import calibrate_network, inferred_detail
 
 FACTOR_TOLERANCE = 0.05
 
@@ -91,19 +95,14 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     base = resample_to_grid(data, volume.grid, grid, "lanczos")
     thick = int(np.argmax(factors_of(volume, grid)))
     canonical = np.moveaxis(base, thick, -1) if entry["sr"]["kind"] == "thick-slice" else base
-    passes = [(), (0, 1)] if with_uncertainty else [()]
-    outputs, notes = [], []
+    notes = []
     if backend == "onnxruntime":  # say which execution provider ONNX Runtime took (TensorRT, CUDA or the CPU)
         notes.append(f"ONNX Runtime ran on {network.session.get_providers()[0]}")
-    for index, flips in enumerate(passes):
-        part = progress.sub(0.05 + 0.85 * index / len(passes), 0.05 + 0.85 * (index + 1) / len(passes))
-        flipped = np.flip(canonical, flips) if flips else canonical
-        estimate, report = predict(network, flipped, device=device, overlap=0.25, progress=part,
-                                   bytes_per_voxel=entry["input"]["bytes_per_voxel"], multiple=entry["input"]["multiple"],
-                                   margin=entry["input"].get("margin"))
-        outputs.append(np.flip(estimate[0], flips) if flips else estimate[0])
-        notes += report.notes
-    restored = np.mean(outputs, axis=0)
+    estimate, report = predict(network, canonical, device=device, overlap=0.25, progress=progress.sub(0.05, 0.9),
+                               bytes_per_voxel=entry["input"]["bytes_per_voxel"], multiple=entry["input"]["multiple"],
+                               margin=entry["input"].get("margin"))
+    notes += report.notes
+    restored = estimate[0]
     if volume.modality == "MR" and volume.array.min() >= 0:
         restored = np.clip(restored, 0, None)  # magnitude images are never negative
     if entry["sr"]["kind"] == "thick-slice":
@@ -119,11 +118,10 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     progress.update(1.0, "done")
     if not with_uncertainty:
         return result
-    spread = np.abs(outputs[0] - outputs[1]) * 0.5 * scale
-    if entry["sr"]["kind"] == "thick-slice":
-        spread = np.moveaxis(spread, -1, thick)
-    return result, volume.with_array(spread.astype(np.float32), grid, method=method,
-                                     kind="uncertainty (half the spread of two test-time-augmented passes)")
+    # the expected absolute error, calibrated on the scan's own pairs (as for `adapt`, methods/uncertainty.py)
+    profile = entry["sr"]["profile"]
+    pairs = scan_pairs(data, factors_of(volume, grid), entry["sr"]["kind"], profile)
+    return result, inferred_detail(result, volume, grid, method, calibrate_network(network, pairs[0], scale))
 
 
 def _run(method: str):
@@ -135,7 +133,7 @@ def _run(method: str):
     return run
 
 
-OPTIONS = {"uncertainty": "map of inferred detail (test-time augmentation)", "backend": "torch or onnxruntime",
+OPTIONS = {"uncertainty": "map of the expected absolute error (calibrated on the scan's own pairs)", "backend": "torch or onnxruntime",
            "data_consistency": "projection onto the input (on by default, the model's slice profile)"}
 register(Method(
     name="cnn", task="sr", family="pretrained", run=_run("cnn"), options=OPTIONS,

@@ -26,6 +26,8 @@ from ..geometry import Grid, resample_to_grid
 from ..volume import Volume
 
 SMOOTHING_VOXELS = 2.0
+#: edge (voxels) of the cube of the scan's own pairs on which a network's uncertainty is calibrated
+CALIBRATION_CUBE = 96
 #: floor (a fraction of the scan's 99.5th percentile) under departures and errors before their logarithm
 FLOOR = 1e-3
 
@@ -114,6 +116,28 @@ def calibrate(restored: np.ndarray, start: np.ndarray, truth: np.ndarray, scale:
     coefficients, *_ = np.linalg.lstsq(design[pick], y[pick], rcond=None)
     per_distance = coefficients[2] if len(coefficients) > 2 else 0.0
     return ErrorCalibration(float(coefficients[0]), float(coefficients[1]), float(scale), float(per_distance))
+
+
+def calibrate_network(network, pair, scale: float, size: int = CALIBRATION_CUBE) -> Optional[ErrorCalibration]:
+    """The calibration of a 3-D network's map (`adapt`, `cnn`, `gan`) on a cube of one of the scan's own pairs
+    (methods/scan_pairs.py) at the head's centre: the network restores the cube, whose truth is known."""
+    import torch
+
+    low, high, factor = pair  # factor None: an isotropic pair, degraded along every axis
+    weights = np.argwhere(high > 0.1)
+    if weights.size == 0:
+        return None
+    starts = [int(np.clip(c - size // 2, 0, max(n - size, 0))) for c, n in zip(weights.mean(axis=0), low.shape)]
+    window = tuple(slice(start, start + size) for start in starts)
+    parameter = next(network.parameters(), None) if hasattr(network, "parameters") else None  # (ONNX: none)
+    with torch.no_grad():
+        cube = torch.from_numpy(np.ascontiguousarray(low[window]))[None, None]
+        restored = network(cube if parameter is None else cube.to(parameter.device))[0, 0].float().cpu().numpy()
+    if factor is None:
+        return calibrate(restored, low[window], high[window], scale, None, None)
+    degraded = low.shape[-1]  # the thick-slice pairs' degraded axis is last
+    distance = degraded_axis_distance(min(starts[-1] + size, degraded), factor, starts[-1])
+    return calibrate(restored, low[window], high[window], scale, restored.ndim - 1, distance)
 
 
 def inferred_detail(restored: Volume, volume: Volume, grid: Grid, method: str,

@@ -1,0 +1,35 @@
+"""Training pairs made from the scan itself, for the methods that adapt to it (`adapt`) and for the calibration of
+every learned method's uncertainty map (methods/uncertainty.py).
+
+Thick slices: each sharp in-plane axis is acquired again with the thick axis's factor and slice profile and
+interpolated back by the windowed sinc, then moved last (the thick-slice networks' canonical thick axis); the
+truth is the scan. Isotropic scans: every coarse axis is acquired once more (ZSSR), the truth being the scan.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..geometry import degrade_and_interpolate
+
+#: (degraded, truth, the exact factor of the degraded axis, or None for a pair degraded along every axis)
+Pair = Tuple[np.ndarray, np.ndarray, Optional[float]]
+
+
+def scan_pairs(data: np.ndarray, factors: Sequence[float], kind: str, profile: str) -> List[Pair]:
+    """Pairs from ``data`` (the scan, normalised) for a model of ``kind`` ("thick-slice" or "isotropic") that
+    restores the scan by ``factors`` (per axis, coarse over fine)."""
+    if kind == "isotropic":
+        degraded = data
+        for axis in range(3):
+            if factors[axis] > 1.0 + 1e-6:
+                degraded, _ = degrade_and_interpolate(degraded, axis, float(factors[axis]), profile)
+        return [(degraded, data, None)]
+    thick = int(np.argmax(factors))
+    pairs = []
+    for axis in (a for a in range(3) if a != thick):
+        degraded, exact = degrade_and_interpolate(data, axis, float(factors[thick]), profile)
+        pairs.append((np.moveaxis(degraded, axis, -1), np.moveaxis(data, axis, -1), exact))
+    return pairs
