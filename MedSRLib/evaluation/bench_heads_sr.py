@@ -77,7 +77,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         if "consistency_residual_after" in restored.metadata:  # RMS of degrade(result) - input, % of the input's range
             span = float(low.array.max() - low.array.min()) or 1.0
             row["consistency_residual_pct"] = 100.0 * float(restored.metadata["consistency_residual_after"]) / span
-        if uncertainty is None and method_name == "cnn":  # its map costs a second network pass: made apart, not timed
+        if uncertainty is None and method_name == "cnn":  # its map is made in a second run, not timed (the time is the restoration alone)
             restored, uncertainty = method.run(low, truth.grid, SILENT, with_uncertainty=True, **options)
         if uncertainty is not None:
             row["uncertainty"] = uncertainty_figures(uncertainty.as_float32(), np.abs(restored.as_float32() - truth.as_float32()),
