@@ -93,7 +93,8 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     data = (volume.as_float32() - offset) / scale
     progress.update(0.0, f"{entry['name']}: windowed-sinc interpolation onto the target grid")
     base = resample_to_grid(data, volume.grid, grid, "lanczos")
-    thick = int(np.argmax(factors_of(volume, grid)))
+    factors = factors_of(volume, grid)
+    thick = int(np.argmax(factors))
     canonical = np.moveaxis(base, thick, -1) if entry["sr"]["kind"] == "thick-slice" else base
     notes = []
     if backend == "onnxruntime":  # say which execution provider ONNX Runtime took (TensorRT, CUDA or the CPU)
@@ -119,9 +120,8 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     if not with_uncertainty:
         return result
     # the expected absolute error, calibrated on the scan's own pairs (as for `adapt`, methods/uncertainty.py)
-    profile = entry["sr"]["profile"]
-    pairs = scan_pairs(data, factors_of(volume, grid), entry["sr"]["kind"], profile)
-    return result, inferred_detail(result, volume, grid, method, calibrate_network(network, pairs[0], scale))
+    pair, = scan_pairs(data, factors, entry["sr"]["kind"], entry["sr"]["profile"], first_only=True)
+    return result, inferred_detail(result, volume, grid, method, calibrate_network(network, pair, scale))
 
 
 def _run(method: str):

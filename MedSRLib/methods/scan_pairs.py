@@ -18,9 +18,10 @@ from ..geometry import degrade_and_interpolate
 Pair = Tuple[np.ndarray, np.ndarray, Optional[float]]
 
 
-def scan_pairs(data: np.ndarray, factors: Sequence[float], kind: str, profile: str) -> List[Pair]:
+def scan_pairs(data: np.ndarray, factors: Sequence[float], kind: str, profile: str, first_only: bool = False) -> List[Pair]:
     """Pairs from ``data`` (the scan, normalised) for a model of ``kind`` ("thick-slice" or "isotropic") that
-    restores the scan by ``factors`` (per axis, coarse over fine)."""
+    restores the scan by ``factors`` (per axis, coarse over fine); ``first_only``: the first pair alone (all a
+    calibration needs)."""
     if kind == "isotropic":
         degraded = data
         for axis in range(3):
@@ -29,7 +30,7 @@ def scan_pairs(data: np.ndarray, factors: Sequence[float], kind: str, profile: s
         return [(degraded, data, None)]
     thick = int(np.argmax(factors))
     pairs = []
-    for axis in (a for a in range(3) if a != thick):
+    for axis in [a for a in range(3) if a != thick][: 1 if first_only else 2]:
         degraded, exact = degrade_and_interpolate(data, axis, float(factors[thick]), profile)
         pairs.append((np.moveaxis(degraded, axis, -1), np.moveaxis(data, axis, -1), exact))
     return pairs

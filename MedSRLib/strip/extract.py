@@ -82,7 +82,7 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
             evidence["t1_network_agreement"] = agreement
     else:
         evidence["mask_from"] = "atlas (the T1 network was not asked)"
-    mask = _one_filled_component(_image_like(probability > 0.5, scan))
+    mask = _one_filled_component(sitk_from_volume(volume, probability > 0.5))
     array = sitk.GetArrayFromImage(mask).T.astype(np.uint8)
     millilitres = float(array.sum()) * float(np.prod(volume.grid.spacing)) / 1000.0
     explained = explained_variance(fit.coarse_scan, atlas, fit.transform)
@@ -111,12 +111,6 @@ def _with_t1_network(volume: Volume, atlas_probability: np.ndarray):
         return atlas_probability, (f"atlas (the T1 network's brain agreed by a Dice of only {agreement:.2f}, below "
                                    f"{MIN_NETWORK_AGREEMENT}: not a contrast it reads)"), agreement
     return 0.5 * (atlas_probability + network), "mean of the atlas's and the T1 network's brain probabilities", agreement
-
-
-def _image_like(mask: np.ndarray, reference: sitk.Image) -> sitk.Image:
-    image = sitk.GetImageFromArray(np.ascontiguousarray(mask.T.astype(np.uint8)))
-    image.CopyInformation(reference)
-    return image
 
 
 def place_atlas(volume: Volume, progress: Progress = SILENT) -> Optional[sitk.Transform]:
