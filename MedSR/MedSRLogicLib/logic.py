@@ -483,6 +483,8 @@ class MedSRLogic:
                     notes = notes + [f"super-resolved first by {summary['super_resolved_by']}"]
                 if summary.get("intracranial_ml") is not None:
                     notes = notes + [f"brain mask ({summary.get('brain_mask')}): {summary['intracranial_ml']:.1f} mL"]
+                if summary.get("bias_field_corrected"):
+                    notes = notes + ["N4 bias-field correction inside the brain mask before labelling"]
                 fit = summary.get("intensity_model")
                 if fit:
                     notes = notes + ["intensity model applied" if fit["applied"] else f"intensity model not applied: {fit['reason']}"]

@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-atlas-priors", dest="atlas_priors", action="store_false",
                    help="fit the intensity model with the network's probabilities as its prior, not the tissue maps of the "
                         "head atlas placed on the scan (the default when the atlas is placed: for a given mask too)")
+    p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
+                   help="label the intensities as they are, without N4 bias-field correction inside the brain mask first "
+                        "(the default whenever the brain is masked)")
     _device(p)
     _modality(p)
     _add_common_output(p)
@@ -475,7 +478,8 @@ def cmd_segment(args) -> int:
         with progress_bar("segment", not args.quiet) as progress:
             result = segment(volume, args.model, device=args.device, instances_of=instances_of, progress=progress,
                              backend=args.backend, intensity_model=args.intensity_model, super_resolution=args.sr,
-                             brain_mask=brain_mask, atlas_priors=args.atlas_priors)
+                             brain_mask=brain_mask, atlas_priors=args.atlas_priors,
+                             bias_correction=args.bias_correction)
     except NoBrainFound as error:
         raise MedSRError(f"no brain found in {args.input}: {error}") from None
     summary = {"input": str(Path(args.input).resolve()), "model": f"{result.model['name']} {result.model['version']}",
@@ -485,6 +489,7 @@ def cmd_segment(args) -> int:
         summary["intensity_model"] = dataclasses.asdict(result.intensity_fit)
     if result.super_resolved_by:
         summary["super_resolved_by"] = result.super_resolved_by
+    summary["bias_field_corrected"] = result.bias_corrected
     if result.intracranial_ml is not None:
         summary["intracranial_ml"] = result.intracranial_ml
         summary["brain_mask"] = result.brain_mask_source
@@ -502,6 +507,8 @@ def cmd_segment(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     if result.super_resolved_by:
         print(f"super-resolved by {result.super_resolved_by} onto {result.labels.grid!r}")
+    if result.bias_corrected:
+        print("N4 bias-field correction inside the brain mask before labelling")
     if result.intensity_fit is not None:
         print(result.intensity_fit.describe(result.names))
     if result.intracranial_ml is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import SimpleITK as sitk
 
@@ -47,18 +49,20 @@ def _execute(filter_, progress: Progress, text: str, *images):
         raise MedSRError(f"{text} failed: {str(error).strip().splitlines()[-1]}") from None
 
 
-def n4(volume: Volume, progress: Progress, shrink: int = 4, iterations: int = 50) -> Volume:
-    """N4 bias-field correction, fitted on a shrunk copy inside an Otsu head mask, applied at full resolution."""
+def n4(volume: Volume, progress: Progress, shrink: int = 4, iterations: int = 50, inside: Optional[np.ndarray] = None,
+       levels: int = 4) -> Volume:
+    """N4 bias-field correction, fitted on a shrunk copy inside an Otsu head mask (or ``inside``, a boolean array on
+    the volume's grid: the brain mask when segmentation corrects the brain alone), applied at full resolution."""
     if volume.modality == "CT":
         raise MedSRError("N4 corrects MR intensity inhomogeneity; CT in Hounsfield units has no bias field")
     image = _as_float_image(volume)
     if sitk.GetArrayViewFromImage(image).min() < 0:
         raise MedSRError("N4 needs non-negative intensities (an MR magnitude image)")
-    mask = sitk.OtsuThreshold(image, 0, 1, 200)
+    mask = sitk.OtsuThreshold(image, 0, 1, 200) if inside is None else sitk_from_volume(volume, inside.astype(np.uint8))
     small = sitk.Shrink(image, [shrink] * 3)
     small_mask = sitk.Shrink(mask, [shrink] * 3)
     corrector = sitk.N4BiasFieldCorrectionImageFilter()
-    corrector.SetMaximumNumberOfIterations([iterations] * 4)
+    corrector.SetMaximumNumberOfIterations([iterations] * levels)
     _execute(corrector, progress, "N4 bias-field correction", small, small_mask)
     log_field = corrector.GetLogBiasFieldAsImage(image)
     corrected = image / sitk.Exp(log_field)

@@ -17,9 +17,12 @@ from ..metrics.labels import looks_like_labels
 from ..models.onnx_backend import load_network
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
+from .classical_enhance import n4
 from .intensity_model import IntensityFit, refine_with_intensity_model
 
 DEFAULT_MODEL = "brain-tissue"
+#: N4's resolutions before labelling: 3 (16 control points per axis at the finest, about 16 mm apart on a head)
+BIAS_LEVELS = 3
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Segmentation:
     intracranial_ml: Optional[float] = None
     brain_mask_source: Optional[str] = None
     brain_evidence: Dict = field(default_factory=dict)
+    #: whether N4 corrected the bias field inside the brain mask before labelling
+    bias_corrected: bool = False
 
 
 def segment(
@@ -53,6 +58,7 @@ def segment(
     super_resolution: Optional[str] = None,
     brain_mask: Union[str, Volume, None] = "auto",
     atlas_priors: bool = True,
+    bias_correction: bool = True,
 ) -> Segmentation:
     """Label ``volume`` with catalog model ``model``.
 
@@ -66,6 +72,8 @@ def segment(
     intensity model of the tissues fitted to this image (methods/intensity_model).
     ``atlas_priors``: when the head atlas is placed on the scan (``brain_mask`` "auto", or a given mask, for which
     the atlas is placed for this alone), its tissue maps are the intensity model's prior (strip/priors.py).
+    ``bias_correction``: with a brain mask, N4 bias-field correction inside it before labelling (an intensity model
+    of one Gaussian per tissue assumes a flat field).
     ``super_resolution``: first super-resolve the input onto the model's
     spacing with this super-resolution method (``auto``: a pretrained network
     that covers the input, else ``self`` or Lanczos), and label that grid
@@ -100,9 +108,17 @@ def segment(
     progress.update(0.02, "resampling to the model's spacing")
     image = resample_to_grid(volume.array, volume.grid, working, "bspline")
     inside_working = None
+    bias_corrected = False
     if inside is not None:  # the network learnt skull-stripped brains: show it one
         inside_working = resample_to_grid(inside.astype(np.float32), volume.grid, working, "linear") > 0.5
         image = np.where(inside_working, image, 0.0)
+        if bias_correction:  # N4 inside the brain alone: the brain's own intensities, as Atropos pipelines and SPM do
+            progress.update(0.03, "N4 bias-field correction inside the brain")
+            ringing_free = np.clip(image, 0.0, None)  # B-spline resampling rings a little below zero at edges
+            image = n4(Volume(ringing_free, working, volume.modality), progress.sub(0.03, 0.05), inside=inside_working,
+                       levels=BIAS_LEVELS).array
+            image = np.where(inside_working, image, 0.0)
+            bias_corrected = True
     image = _normalise(image)
     logits, report = predict(
         network, image, device=device, overlap=0.25, bytes_per_voxel=entry["input"].get("bytes_per_voxel", 4096),
@@ -137,7 +153,7 @@ def segment(
     labels = Volume(labels_array, grid, volume.modality, {"segmentation": f"{entry['name']} {entry['version']}", "kind": "labels"})
     result = Segmentation(labels, names, colours, label_volumes_ml(labels, names), entry, report, intensity_fit=fit,
                           super_resolved_by=super_resolved_by, intracranial_ml=intracranial_ml, brain_mask_source=source,
-                          brain_evidence=evidence)
+                          brain_evidence=evidence, bias_corrected=bias_corrected)
     if instances_of:
         result.instances, result.instance_table = connected_instances(labels, instances_of)
     progress.update(1.0, "segmented")

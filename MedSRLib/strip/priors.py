@@ -13,7 +13,6 @@ import SimpleITK as sitk
 
 from ..geometry import Grid
 from ..geometry.sitk_grid import reference_image
-from .atlas import load_atlas
 
 #: Gaussian blur (mm, standard deviation) of the carried maps: how far one brain's tissue lies from the atlas's
 SMOOTHING_MM = 2.0
@@ -37,17 +36,21 @@ def _mni_maps():
 def tissue_priors(transform: sitk.Transform, grid: Grid, smoothing_mm: float = SMOOTHING_MM) -> np.ndarray:
     """(3, *grid.size) float32: the prior probability of CSF, grey and white matter at each voxel of ``grid``
     (``transform`` maps the grid's world points into the atlas's, as :class:`strip.registration.AtlasFit` holds it).
-    CSF is the atlas brain (intracranial, CSF included) less grey and white matter; outside the brain all are 0."""
+
+    CSF is everything that is not grey or white matter: the labels are confined to the brain mask (the intracranial
+    space), and whatever of it the brain does not fill is CSF, the convention of intracranial masks and of
+    SPM's and SynthSeg's CSF classes. So where the brain mask reaches beyond the atlas's brain (whose edge is the
+    brain's surface, not the skull's inner table) the prior expects CSF, not "any tissue"."""
     gm_map, wm_map = _mni_maps()
     reference = reference_image(grid)
     carried = []
-    for image in (load_atlas().brain, gm_map, wm_map):
+    for image in (gm_map, wm_map):
         moved = sitk.Resample(image, reference, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
         if smoothing_mm > 0:
             moved = sitk.SmoothingRecursiveGaussian(moved, [smoothing_mm] * 3)
         carried.append(np.clip(sitk.GetArrayFromImage(moved).T, 0.0, 1.0))
-    brain, gm, wm = carried
+    gm, wm = carried
     total = gm + wm
-    scale = np.where(total > brain, brain / np.maximum(total, 1e-6), 1.0)
+    scale = np.where(total > 1.0, 1.0 / np.maximum(total, 1e-6), 1.0)
     gm, wm = gm * scale, wm * scale
-    return np.stack([np.clip(brain - gm - wm, 0.0, None), gm, wm]).astype(np.float32)
+    return np.stack([np.clip(1.0 - gm - wm, 0.0, None), gm, wm]).astype(np.float32)

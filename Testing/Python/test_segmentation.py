@@ -172,6 +172,7 @@ def test_segment_command_writes_labels_colours_and_volumes(tmp_path, capsys, hel
     assert set(summary["volumes_ml"]) == {"cerebrospinal fluid", "grey matter", "white matter"}
     assert (tmp_path / "labels.instances.nrrd").exists() and summary["instances"]
     assert summary["intensity_model"]["applied"] and len(summary["intensity_model"]["means"]) == 3
+    assert summary["bias_field_corrected"] is False  # no brain mask (--skull-stripped): N4 has no brain to fit in
     assert main(["segment", str(source), str(tmp_path / "alone.nrrd"), "--no-intensity-model", "--device", "cpu", "--quiet", "--skull-stripped"]) == 0
     assert "intensity model" not in capsys.readouterr().out
     assert "intensity_model" not in json.loads((tmp_path / "alone.volumes.json").read_text())

@@ -147,6 +147,7 @@ def test_segment_labels_tissue_only_inside_the_brain(tmp_path, capsys):
     assert {1, 2, 3} <= set(np.unique(labels.array[mask]).tolist())
     summary = json.loads((tmp_path / "labels.volumes.json").read_text())
     assert summary["intracranial_ml"] == pytest.approx(mask.sum() * 12 / 1000)
+    assert summary["bias_field_corrected"] is True and "N4 bias-field correction" in capsys.readouterr().out
     tissue = sum(summary["volumes_ml"].values())
     assert 0.85 * summary["intracranial_ml"] <= tissue <= summary["intracranial_ml"]
     # a given mask is used as it is
@@ -204,3 +205,21 @@ def test_thick_slices_along_any_axis_keep_the_mask(average_head):
     assert both.evidence["mask_from"].startswith("mean of the atlas")
     assert dice(both.mask.array, reference) >= 0.94
     assert dice(both.mask.array, reference) > dice(atlas_only.mask.array, reference)
+
+
+def test_the_threshold_bound_of_the_heads_benchmark_is_an_upper_bound():
+    """The benchmark's bound (the best two thresholds chosen on the reference itself) recovers a reference that
+    thresholds do make, in either intensity order, and is never below 3-class Otsu against one they do not."""
+    from MedSRLib.evaluation.bench_heads import best_threshold_tissues, otsu_tissues, tissue_figures
+
+    head = read_volume(DATA / "711-2c-2mm" / "t1.nii.gz")
+    inside = read_volume(DATA / "711-2c-2mm" / "intracranial-mask.nii.gz").array > 0
+    made_by_thresholds = otsu_tissues(head, inside)
+    inverted = head.with_array(np.where(inside, head.as_float32().max() - head.as_float32(), 0.0).astype(np.float32))
+    for image in (head, inverted):
+        best = best_threshold_tissues(image, inside, made_by_thresholds)
+        assert tissue_figures(made_by_thresholds, best, inside, 0.008)["mean_inside_brain"] >= 0.98
+        assert best[~inside].max() == 0
+    shifted = np.roll(made_by_thresholds, 2, axis=0) * inside  # a reference that no thresholds make
+    bound = tissue_figures(shifted, best_threshold_tissues(head, inside, shifted), inside, 0.008)["mean_inside_brain"]
+    assert bound >= tissue_figures(shifted, made_by_thresholds, inside, 0.008)["mean_inside_brain"]
