@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -61,6 +62,22 @@ def cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
+#: seconds after SIGTERM within which the server must have stopped, else the process ends anyway
+STOP_GRACE_S = 5.0
+
+
 def _interrupt(signum, frame):
+    """SIGTERM: stop as Ctrl-C does; and should the KeyboardInterrupt be swallowed on its way out of the server's
+    event loop (seen once in CI, on a loaded machine: the process still served 60 s later), end the process after
+    STOP_GRACE_S all the same, so that a service manager's SIGTERM always stops it."""
+    import threading
+
+    def stop_anyway():
+        print("medsr view: stopped", file=sys.stderr, flush=True)
+        os._exit(0)
+
+    timer = threading.Timer(STOP_GRACE_S, stop_anyway)
+    timer.daemon = True  # a normal stop ends the process before it fires
+    timer.start()
     raise KeyboardInterrupt
 

@@ -453,6 +453,21 @@ def test_brain_mask_is_a_segmentation_named_after_the_input_with_the_masked_volu
     assert list(scratch.iterdir()) == []
 
 
+def test_a_head_with_skull_is_labelled_inside_its_brain_after_n4(logic, itk_head, scratch):
+    """Segmentation of a real head with skull in the panel: the brain is extracted, the field flattened inside it, and
+    the tissue it labels fits inside the intracranial volume (its skull-stripped twin holds 1,542 mL)."""
+    before = snapshot(itk_head)
+    result = logic.run(itk_head, Request(task="segment", method="brain-tissue", device="cpu"))
+    assert "N4 bias-field correction inside the brain mask before labelling" in result.notes, result.notes
+    assert any(note.startswith("brain mask (") for note in result.notes), result.notes
+    intracranial = result.volumesMl["intracranial (brain mask)"]
+    assert 1000 < intracranial < 2000
+    tissue = sum(ml for name, ml in result.volumesMl.items() if name != "intracranial (brain mask)")
+    assert 0.85 * intracranial <= tissue <= intracranial + 1.0
+    assert_unchanged(itk_head, before)
+    assert list(scratch.iterdir()) == []
+
+
 def test_brain_mask_of_noise_is_refused_in_the_panel_terms_and_adds_nothing(logic, logics, scratch):
     rng = np.random.default_rng(1)
     node = add_volume(logics.scene, rng.random((80, 100, 100), dtype=np.float32) * 100, np.diag([1.5, 1.5, 1.5, 1.0]), "noise")

@@ -193,3 +193,20 @@ def test_bad_view_requests_get_one_line(problem, segmented, tmp_path, capsys, t1
             blocker.close()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("medsr: error: "), err
+
+
+def test_sigterm_ends_the_process_even_if_the_server_swallows_the_interrupt(monkeypatch, capsys):
+    """The guard behind SIGTERM: the interrupt is raised, and should the server's loop swallow it the process ends
+    after the grace period all the same, saying it stopped."""
+    from MedSRLib.cli import view
+
+    ended = []
+    monkeypatch.setattr(view, "STOP_GRACE_S", 0.05)
+    monkeypatch.setattr(view.os, "_exit", ended.append)
+    with pytest.raises(KeyboardInterrupt):
+        view._interrupt(signal.SIGTERM, None)
+    deadline = time.time() + 5
+    while not ended and time.time() < deadline:
+        time.sleep(0.01)
+    assert ended == [0]
+    assert "medsr view: stopped" in capsys.readouterr().err
