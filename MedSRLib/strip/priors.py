@@ -53,4 +53,4 @@ def tissue_priors(transform: sitk.Transform, grid: Grid, smoothing_mm: float = S
     total = gm + wm
     scale = np.where(total > 1.0, 1.0 / np.maximum(total, 1e-6), 1.0)
     gm, wm = gm * scale, wm * scale
-    return np.stack([np.clip(1.0 - gm - wm, 0.0, None), gm, wm]).astype(np.float32)
+    return np.stack([np.clip(1.0 - gm - wm, 0.0, None), gm, wm]).astype(np.float32, copy=False)
