@@ -113,13 +113,12 @@ def best_threshold_tissues(volume: Volume, brain: np.ndarray, reference: np.ndar
     n = below.shape[1]
     low, high = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     valid = low <= high
+    hits = [below[:, low], below[:, high] - below[:, low], totals[:, None, None] - below[:, high]]  # interval x class
+    predicted = [h.sum(axis=0) for h in hits]  # voxels per interval
     best, choice = -1.0, None
     for order in permutations(range(3)):  # order[i]: the tissue (0-based) of interval i
-        hits = [below[:, low], below[:, high] - below[:, low], totals[:, None, None] - below[:, high]]  # interval x class
-        scores = []
-        for interval, tissue in enumerate(order):
-            predicted = hits[interval].sum(axis=0)
-            scores.append(2.0 * hits[interval][tissue] / np.maximum(predicted + totals[tissue], 1.0))
+        scores = [2.0 * hits[interval][tissue] / np.maximum(predicted[interval] + totals[tissue], 1.0)
+                  for interval, tissue in enumerate(order)]
         mean = np.where(valid, np.mean(scores, axis=0), -1.0)
         index = np.unravel_index(int(np.argmax(mean)), mean.shape)
         if mean[index] > best:

@@ -116,8 +116,7 @@ def segment(
             progress.update(0.03, "N4 bias-field correction inside the brain")
             ringing_free = np.clip(image, 0.0, None)  # B-spline resampling rings a little below zero at edges
             image = n4(Volume(ringing_free, working, volume.modality), progress.sub(0.03, 0.05), inside=inside_working,
-                       levels=BIAS_LEVELS).array
-            image = np.where(inside_working, image, 0.0)
+                       levels=BIAS_LEVELS).array  # (0 outside the brain stays 0: the field divides it)
             bias_corrected = True
     image = _normalise(image)
     logits, report = predict(
