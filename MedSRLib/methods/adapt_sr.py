@@ -33,7 +33,6 @@ from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE
 from .registry import Method, register
 from .scan_pairs import scan_pairs
-from .uncertainty import calibrate_network, inferred_detail
 
 STEPS = 60
 #: fine-tuning steps for an isotropic scan (see above)
@@ -107,14 +106,13 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
         optimizer.step()
         fit.update((step + 1) / max(int(steps), 1), f"adapting {entry['name']} to the scan's in-plane detail, step {step + 1}/{steps}")
     network.eval()
-    result = apply_model(volume, grid, entry, progress.sub(0.5, 1.0), device, False, data_consistency,
-                         network=network, method="adapt")
+    result = apply_model(volume, grid, entry, progress.sub(0.5, 1.0), device, with_uncertainty, data_consistency,
+                         network=network, method="adapt", pair_profile=profile)
+    result, uncertainty = result if with_uncertainty else (result, None)
     learnt_from = "the scan acquired once more" if isotropic else "the scan's in-plane detail"
     result = result.with_array(result.array, adapted=f"{entry['name']} {entry['version']} fine-tuned {steps} steps "
                                                      f"on {learnt_from} (x{factor:.3g}, {profile} profile)")
-    if not with_uncertainty:
-        return result
-    return result, inferred_detail(result, volume, grid, "adapt", calibrate_network(network, pairs[0], scale))
+    return (result, uncertainty) if with_uncertainty else result
 
 
 register(Method(

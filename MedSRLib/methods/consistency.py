@@ -36,20 +36,28 @@ def _operators(fine: Volume, coarse: Volume, profile: str) -> List[Optional[np.n
     return operators
 
 
-def _apply(array: np.ndarray, matrices) -> np.ndarray:
+def acquire_array(array: np.ndarray, matrices) -> np.ndarray:
+    """``array`` acquired by A, given axis by axis (a (coarse, fine) matrix or None per axis)."""
     for axis, matrix in enumerate(matrices):
         if matrix is not None:
             array = apply_along_axis(array, matrix, axis)
     return array
 
 
+def project_array(array: np.ndarray, measured: np.ndarray, operators) -> np.ndarray:
+    """``array`` made consistent with ``measured`` = A ``array``, A given axis by axis (``operators``: a
+    (coarse, fine) matrix or None per axis): x + A+(y - A x)."""
+    residual = measured - acquire_array(array, operators)
+    return array + acquire_array(residual, [None if w is None else np.linalg.pinv(w) for w in operators])
+
+
 def project(result: Volume, observed: Volume, profile: str = "box") -> Volume:
     """``result`` made consistent with ``observed``; metadata records the RMS residual before and after."""
     operators = _operators(result, observed, profile)
     measured = observed.as_float32()
-    residual = measured - _apply(result.as_float32(), operators)
-    corrected = result.as_float32() + _apply(residual, [None if w is None else np.linalg.pinv(w) for w in operators])
-    after = measured - _apply(corrected, operators)
+    residual = measured - acquire_array(result.as_float32(), operators)
+    corrected = project_array(result.as_float32(), measured, operators)
+    after = measured - acquire_array(corrected, operators)
     return result.with_array(
         corrected.astype(np.float32),
         data_consistency=profile,

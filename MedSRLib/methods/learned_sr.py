@@ -78,10 +78,11 @@ def covering_entry(method: str, volume: Volume, grid: Grid) -> Dict:
 
 def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SILENT, device: str = "auto",
                 with_uncertainty: bool = False, data_consistency: Optional[str] = OWN_PROFILE, backend: str = "torch",
-                network=None, method: Optional[str] = None):
+                network=None, method: Optional[str] = None, pair_profile: Optional[str] = None):
     """Run catalog model ``entry`` with torch or ONNX Runtime (``backend``); the restored volume, or
     (volume, uncertainty map) with ``with_uncertainty``. ``network``: run this torch network (the model adapted to
-    the scan, `adapt`) instead of the catalog's weights; ``method`` names it in the result's metadata."""
+    the scan, `adapt`) instead of the catalog's weights; ``method`` names it in the result's metadata;
+    ``pair_profile``: the slice profile of the scan's own pairs the map is calibrated on (default: the model's)."""
     from ..inference import predict
     from ..models.onnx_backend import load_network
 
@@ -113,6 +114,7 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
                                model=f"{entry['name']} {entry['version']}", inference_device=report.device)
     if notes:  # the ONNX Runtime provider; out-of-memory fallbacks: smaller patches, or the CPU
         result = result.with_array(result.array, inference_notes="; ".join(notes))
+    unprojected = result
     if data_consistency:
         progress.update(0.95, "data consistency")
         result = project(result, volume, entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency)
@@ -120,8 +122,10 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     if not with_uncertainty:
         return result
     # the expected absolute error, calibrated on the scan's own pairs (as for `adapt`, methods/uncertainty.py)
-    pair, = scan_pairs(data, factors, entry["sr"]["kind"], entry["sr"]["profile"], first_only=True)
-    return result, inferred_detail(result, volume, grid, method, calibrate_network(network, pair, scale))
+    profile = pair_profile or entry["sr"]["profile"]
+    pair, = scan_pairs(data, factors, entry["sr"]["kind"], profile, first_only=True)
+    calibration = calibrate_network(network, pair, scale, factors, profile, consistent=bool(data_consistency))
+    return result, inferred_detail(result, volume, grid, method, calibration, unprojected)
 
 
 def _run(method: str):

@@ -18,7 +18,7 @@ from ..geometry import Grid, degrade_and_interpolate, resample_to_grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project
-from .uncertainty import calibrate, degraded_axis_distance, inferred_detail
+from .uncertainty import acquisition_operator, calibrate, consistent_pair, degraded_axis_distance, inferred_detail
 from .registry import Method, register
 
 
@@ -116,7 +116,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
                 chunk = torch.from_numpy(np.ascontiguousarray(moved[start:start + 8]))[:, None].to(target)
                 result[start:start + 8] = network(chunk)[:, 0].cpu().numpy()
         outputs.append(np.moveaxis(result, (1, 2), (thick, other)))
-    restored = volume.with_array((np.mean(outputs, axis=0) * scale + offset).astype(np.float32), grid, method="self")
+    restored = unprojected = volume.with_array((np.mean(outputs, axis=0) * scale + offset).astype(np.float32), grid, method="self")
     if data_consistency:
         progress.update(0.97, "data consistency")
         restored = project(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency)
@@ -128,8 +128,14 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         restored_pairs = np.concatenate([network(torch.from_numpy(np.ascontiguousarray(start[s:s + 8]))[:, None].to(target))[:, 0].cpu().numpy()
                                          for s in range(0, start.shape[0], 8)])
     distance = degraded_axis_distance(start.shape[1], exact_factors[0])[None, :, None]  # pairs: (slice, degraded, sharp)
-    calibration = calibrate(restored_pairs, start, pairs_y[0], scale, 1, distance)
-    return restored, inferred_detail(restored, volume, grid, "self", calibration)
+    if not data_consistency:
+        calibration = calibrate(restored_pairs, start, pairs_y[0], scale, 1, distance)
+        return restored, inferred_detail(restored, volume, grid, "self", calibration)
+    # the pairs made consistent with what they measured, as the result is with the scan
+    acquisition, _ = acquisition_operator(start.shape[1], exact_factors[0], profile)
+    consistent = consistent_pair(restored_pairs, pairs_y[0], [None, acquisition, None])
+    calibration = calibrate(consistent, start, pairs_y[0], scale, 1, distance, unprojected=restored_pairs)
+    return restored, inferred_detail(restored, volume, grid, "self", calibration, unprojected)
 
 
 def not_applicable(volume: Volume, grid: Grid) -> str:

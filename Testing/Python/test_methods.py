@@ -131,6 +131,26 @@ def test_data_consistency_reproduces_the_input_and_improves_the_sample(t1, sampl
     assert evaluate(t1, consistent)["whole"]["psnr"] > evaluate(t1, restored)["whole"]["psnr"] + 1.0
 
 
+def test_a_cube_of_a_pair_is_made_consistent_with_the_slices_it_holds_whole(t1):
+    """The uncertainty calibration of the 3-D networks works on a cube of the scan's pairs: the slices whose whole
+    profile lies in the cube are the pair's own, and the cube's restoration re-acquires to them exactly."""
+    from MedSRLib.methods.uncertainty import acquisition_operator, consistent_pair
+
+    axial_first = t1.as_float32().transpose(2, 0, 1)  # acquired 4x coarser along the axial axis below
+    n = axial_first.shape[0]
+    whole, covered_whole = acquisition_operator(n, 4.0, "gaussian")
+    assert whole.shape == (round(n / 4), n) and covered_whole.all()
+    rows, covered = acquisition_operator(n, 4.0, "gaussian", start=41, size=96)
+    kept = [r for r in whole if r[41:137].sum() > 1 - 1e-3]  # the whole acquisition's slices inside the cube
+    np.testing.assert_allclose(rows, np.array(kept)[:, 41:137])
+    assert covered[16:-16].all() and not covered[0] and not covered[-1]  # the cube's ends lie in cut slices
+    truth = axial_first[41:137]
+    guess = truth + np.random.default_rng(0).normal(0, 20, truth.shape).astype(np.float32)
+    consistent = consistent_pair(guess, truth, [rows, None, None])
+    np.testing.assert_allclose(np.tensordot(rows, consistent, 1), np.tensordot(rows, truth, 1), atol=1e-2)
+    assert np.abs(consistent - truth)[covered].mean() < np.abs(guess - truth)[covered].mean()
+
+
 def test_data_consistency_needs_the_contract_grid(t1_crop):
     from MedSRLib.methods.consistency import project
 
