@@ -166,10 +166,10 @@ def calibrate(restored: np.ndarray, start: np.ndarray, truth: np.ndarray, scale:
     return ErrorCalibration(coefficients[0], coefficients[1], float(scale), per_distance, per_correction)
 
 
-def calibrate_network(network, pair, scale: float, factors, profile: str, consistent: bool,
+def calibrate_network(network, pair, scale: float, profile: str, consistent: bool,
                       size: int = CALIBRATION_CUBE) -> Optional[ErrorCalibration]:
     """The calibration of a 3-D network's map (`adapt`, `cnn`, `gan`) on a cube of one of the scan's own pairs
-    (methods/scan_pairs.py, made with ``factors`` and ``profile``) at the head's centre: the network restores the
+    (methods/scan_pairs.py, made with ``profile``) at the head's centre: the network restores the
     cube, whose truth is known; with ``consistent``, as the scan's result is, a thick-slice cube's restoration is made
     consistent with what the pair measured (the slices whose whole profile lies in the cube), which adds the
     correction term. Not an isotropic cube's: on the tuning head for `adapt` (mni305 placed; the pretrained networks
@@ -187,21 +187,13 @@ def calibrate_network(network, pair, scale: float, factors, profile: str, consis
     with torch.no_grad():
         cube = torch.from_numpy(np.ascontiguousarray(low[window]))[None, None]
         restored = network(cube if parameter is None else cube.to(parameter.device))[0, 0].float().cpu().numpy()
-    degraded_factors = ([float(f) if f > 1.0 + 1e-6 else None for f in factors] if factor is None
-                        else [None, None, factor])  # the thick-slice pairs' degraded axis is last
+    if factor is None:  # (no correction term: see above)
+        return calibrate(restored, low[window], high[window], scale, None, None)
     unprojected, valid = None, None
-    if consistent and factor is not None:  # (isotropic pairs: the correction term ranked the error worse, see below)
-        operators, valid = [], np.ones(restored.shape, bool)
-        for axis, f in enumerate(degraded_factors):
-            if f is None:
-                operators.append(None)
-                continue
-            rows, covered = acquisition_operator(low.shape[axis], f, profile, starts[axis], restored.shape[axis])
-            operators.append(rows)
-            valid &= covered.reshape([-1 if a == axis else 1 for a in range(3)])
-        unprojected, restored = restored, consistent_pair(restored, high[window], operators)
-    if factor is None:
-        return calibrate(restored, low[window], high[window], scale, None, None, unprojected, valid)
+    if consistent:  # the thick-slice pairs' degraded axis is last
+        rows, covered = acquisition_operator(low.shape[-1], factor, profile, starts[-1], restored.shape[-1])
+        unprojected, restored = restored, consistent_pair(restored, high[window], [None, None, rows])
+        valid = np.broadcast_to(covered, restored.shape)
     degraded = low.shape[-1]
     distance = degraded_axis_distance(min(starts[-1] + size, degraded), factor, starts[-1])
     return calibrate(restored, low[window], high[window], scale, restored.ndim - 1, distance, unprojected, valid)
