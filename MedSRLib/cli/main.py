@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--spacing", nargs=3, type=float, metavar=("SI", "SJ", "SK"), help="target spacing, mm")
     target.add_argument("--scale", nargs="+", type=float, metavar="F", help="voxels per input voxel: one factor for all axes or three")
     p.add_argument("--method", default="auto", help="one of: " + ", ".join(m.name for m in methods("sr")) + " (default auto)")
-    p.add_argument("--uncertainty", metavar="PATH", help="also write a per-voxel map of where detail was inferred "
-                                                             "(methods that offer it); a folder for a cohort")
+    p.add_argument("--uncertainty", metavar="PATH", help="also write a per-voxel map of where detail was inferred: "
+                                                             "the expected absolute error, in the input's units "
+                                                             "(learned methods); a folder for a cohort")
     p.add_argument("--data-consistency", choices=CONSISTENCY_CHOICES, default="auto",
                    help="project the result so that re-acquiring it with a slice profile reproduces the input exactly; "
                         "auto (default): learned methods project with their own profile, interpolation stays pure; "

@@ -286,6 +286,8 @@ def test_auto_picks_a_covering_model_and_self_maps_its_uncertainty(tmp_path, cap
     head = truth.array > 0.1 * np.percentile(truth.array, 99.5)
     assert 1 / 3 < uncertainty.array[head].mean() / error[head].mean() < 3
     assert "expected absolute error" in uncertainty.metadata["kind"]
+    # calibrated with how far data consistency corrected the result (on the pairs, projected as the result is)
+    assert "data-consistency correction" in uncertainty.metadata["calibration"]
     # 0.5 mm output voxels: outside every model's range, and no thick axis for `self`
     code, _, err = run(capsys, "sr", crop_file_path(tmp_path, truth), tmp_path / "iso.nrrd", "--scale", 2, "--quiet")
     assert code == 0 and "note: auto chose lanczos" in err

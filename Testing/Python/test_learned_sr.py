@@ -186,6 +186,7 @@ def test_adapt_starts_from_the_pretrained_cnn_and_fine_tunes_it_on_the_scan(held
     assert np.corrcoef(uncertainty.array.ravel(), error.ravel())[0, 1] > 0.3
     # in the scan's units: the expected absolute error, calibrated on the scan's in-plane pairs
     assert 1 / 3 < uncertainty.array[mask > 0].mean() / error[mask > 0].mean() < 3
+    assert "data-consistency correction" in uncertainty.metadata["calibration"]
 
 
 def test_adapt_on_an_isotropic_scan_learns_from_the_scan_acquired_once_more(held_out):
@@ -203,6 +204,8 @@ def test_adapt_on_an_isotropic_scan_learns_from_the_scan_acquired_once_more(held
     error = np.abs(adapted.array - held_out.array)
     mask = foreground_mask(held_out) > 0
     assert 1 / 3 < uncertainty.array[mask].mean() / error[mask].mean() < 3
+    # no data-consistency correction term for isotropic scans (it ranked the error worse on the tuning head)
+    assert "data-consistency correction" not in uncertainty.metadata["calibration"]
 
 
 def test_slice_distance_follows_the_acquired_slices_through_any_geometry(held_out):
