@@ -294,7 +294,7 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
             written.volume(uncertainty, uncertainty_path)
     if uncertainty is not None:  # what the map's values mean, and the fit behind them
         calibration = uncertainty.metadata.get("calibration")
-        print(f"note: {uncertainty_path}: {uncertainty.metadata.get('kind', 'uncertainty')}"
+        print(f"note: the map written is the {uncertainty.metadata.get('kind', 'uncertainty')}"
               + (f"; fitted as {calibration}" if calibration else ""), file=sys.stderr)
     print(f"{output}: {method.name}, {result.grid.size} voxels of {_mm(result.grid.spacing)} mm")
 

@@ -374,6 +374,8 @@ def test_uncertainty_map_becomes_a_second_node_on_the_result_grid(logic, t1_obli
     _assert_on_grid(result.uncertaintyNode, _expected(t1_oblique, scale=(1.0, 1.0, 2.0)))
     assert result.uncertaintyNode.GetName() == result.node.GetName() + " uncertainty"
     assert slicer_array(result.uncertaintyNode).max() > 0
+    # the panel says what the map's values are (the expected absolute error, in the scan's units)
+    assert any(note.startswith("the map written is the uncertainty (expected absolute error") for note in result.notes)
     assert_unchanged(t1_oblique, before)
 
 
