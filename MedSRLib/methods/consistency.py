@@ -44,11 +44,15 @@ def acquire_array(array: np.ndarray, matrices) -> np.ndarray:
     return array
 
 
+def _back_project(residual: np.ndarray, operators) -> np.ndarray:
+    """A+ ``residual``, the pseudo-inverse applied axis by axis."""
+    return acquire_array(residual, [None if w is None else np.linalg.pinv(w) for w in operators])
+
+
 def project_array(array: np.ndarray, measured: np.ndarray, operators) -> np.ndarray:
     """``array`` made consistent with ``measured`` = A ``array``, A given axis by axis (``operators``: a
     (coarse, fine) matrix or None per axis): x + A+(y - A x)."""
-    residual = measured - acquire_array(array, operators)
-    return array + acquire_array(residual, [None if w is None else np.linalg.pinv(w) for w in operators])
+    return array + _back_project(measured - acquire_array(array, operators), operators)
 
 
 def project(result: Volume, observed: Volume, profile: str = "box") -> Volume:
@@ -56,7 +60,7 @@ def project(result: Volume, observed: Volume, profile: str = "box") -> Volume:
     operators = _operators(result, observed, profile)
     measured = observed.as_float32()
     residual = measured - acquire_array(result.as_float32(), operators)
-    corrected = project_array(result.as_float32(), measured, operators)
+    corrected = result.as_float32() + _back_project(residual, operators)  # (the residual is reported, so kept)
     after = measured - acquire_array(corrected, operators)
     return result.with_array(
         corrected.astype(np.float32),

@@ -128,13 +128,12 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         restored_pairs = np.concatenate([network(torch.from_numpy(np.ascontiguousarray(start[s:s + 8]))[:, None].to(target))[:, 0].cpu().numpy()
                                          for s in range(0, start.shape[0], 8)])
     distance = degraded_axis_distance(start.shape[1], exact_factors[0])[None, :, None]  # pairs: (slice, degraded, sharp)
-    if not data_consistency:
-        calibration = calibrate(restored_pairs, start, pairs_y[0], scale, 1, distance)
-        return restored, inferred_detail(restored, volume, grid, "self", calibration)
-    # the pairs made consistent with what they measured, as the result is with the scan
-    acquisition, _ = acquisition_operator(start.shape[1], exact_factors[0], profile)
-    consistent = consistent_pair(restored_pairs, pairs_y[0], [None, acquisition, None])
-    calibration = calibrate(consistent, start, pairs_y[0], scale, 1, distance, unprojected=restored_pairs)
+    unprojected_pairs = None
+    if data_consistency:  # the pairs made consistent with what they measured, as the result is with the scan
+        acquisition, _ = acquisition_operator(start.shape[1], exact_factors[0], profile)
+        unprojected_pairs = restored_pairs
+        restored_pairs = consistent_pair(restored_pairs, pairs_y[0], [None, acquisition, None])
+    calibration = calibrate(restored_pairs, start, pairs_y[0], scale, 1, distance, unprojected=unprojected_pairs)
     return restored, inferred_detail(restored, volume, grid, "self", calibration, unprojected)
 
 
