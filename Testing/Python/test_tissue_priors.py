@@ -8,7 +8,7 @@ import pytest
 
 from MedSRLib import read_volume
 from MedSRLib.evaluation.placement import centre_of, place, scanner_grid, scanner_placement
-from MedSRLib.methods.intensity_model import MIN_AGREEMENT, refine_with_intensity_model
+from MedSRLib.methods.intensity_model import JOINED_PRIOR, MIN_AGREEMENT, refine_with_intensity_model
 from MedSRLib.methods.segmentation import segment
 from MedSRLib.strip import place_atlas
 from MedSRLib.strip.priors import tissue_priors
@@ -79,7 +79,7 @@ def test_the_network_joins_the_atlas_only_where_it_agrees(labelled):
     for key in (("T1", True), ("inverted", True)):
         fit = labelled[key].intensity_fit
         assert fit.applied and 0.0 <= fit.network_agreement <= 1.0
-        assert fit.prior == ("atlas x network^0.5" if fit.network_agreement >= MIN_AGREEMENT else "atlas"), key
+        assert fit.prior == (JOINED_PRIOR if fit.network_agreement >= MIN_AGREEMENT else "atlas"), key
     assert labelled["T1", True].intensity_fit.network_agreement >= MIN_AGREEMENT
     network_only = labelled["T1", False].intensity_fit
     assert network_only.prior == "network" and network_only.network_agreement is None
@@ -123,3 +123,16 @@ def test_n4_inside_the_brain_undoes_a_bias_field(placed):
     with_n4, without = mean_dice(corrected.labels.array, flat), mean_dice(uncorrected.labels.array, flat)
     assert with_n4 >= without + 0.02, (with_n4, without)  # measured 0.957 against 0.921
     assert np.array_equal(biased.array, before)  # the input is never modified
+
+
+def test_the_network_never_puts_csf_below_grey_matter_in_the_joined_prior():
+    """The joined prior's network factor: CSF's is the larger of the network's CSF and grey matter; the other rows are
+    the network's own, so it still tells grey from white matter."""
+    from MedSRLib.methods.intensity_model import _network_factor
+
+    rng = np.random.default_rng(0)
+    network = rng.dirichlet((1.0, 1.0, 1.0), size=1000).T.astype(np.float32)
+    factor = _network_factor(network)
+    assert np.array_equal(factor[1:], network[1:])
+    assert np.all(factor[0] >= factor[1]) and np.all(factor[0] >= network[0])
+    assert np.array_equal(factor[0] == network[0], network[0] >= network[1])
