@@ -1,5 +1,6 @@
 """Voxel grids, the LPS/RAS convention and the resampling contract."""
 
+from .box import bounding_box
 from .grid import LPS_TO_RAS, Grid, check_spacing
 from .resample import (
     INTERPOLATORS,
@@ -18,6 +19,7 @@ __all__ = [
     "check_spacing",
     "INTERPOLATORS",
     "apply_along_axis",
+    "bounding_box",
     "degrade_and_interpolate",
     "interpolate",
     "lanczos_weights",

@@ -10,7 +10,7 @@ import SimpleITK as sitk
 import torch
 
 from ..errors import MedSRError
-from ..geometry import resample_to_grid
+from ..geometry import bounding_box, resample_to_grid
 from ..inference import InferenceReport, predict
 from ..io.convert import sitk_from_volume
 from ..metrics.labels import looks_like_labels
@@ -23,6 +23,8 @@ from .intensity_model import IntensityFit, refine_with_intensity_model
 DEFAULT_MODEL = "brain-tissue"
 #: N4's resolutions before labelling: 3 (16 control points per axis at the finest, about 16 mm apart on a head)
 BIAS_LEVELS = 3
+#: the network runs on the brain mask's bounding box widened by this many voxels (the rest is background)
+BOX_MARGIN_VOXELS = 8
 
 
 @dataclass
@@ -118,12 +120,21 @@ def segment(
             image = n4(Volume(ringing_free, working, volume.modality), progress.sub(0.03, 0.05), inside=inside_working,
                        levels=BIAS_LEVELS).array  # (0 outside the brain stays 0: the field divides it)
             bias_corrected = True
-    image = _normalise(image)
+    image = _normalise(image)  # (over the whole grid, before any crop, so that a crop changes nothing of it)
+    # with a brain mask everything outside it is background and the image is zero there, as the sliding window's
+    # padding is: the network runs on the brain's box alone (a third of a head's field of view)
+    box = None if inside_working is None else bounding_box(inside_working, BOX_MARGIN_VOXELS)
     logits, report = predict(
-        network, image, device=device, overlap=0.25, bytes_per_voxel=entry["input"].get("bytes_per_voxel", 4096),
-        multiple=entry["input"].get("multiple", 8), progress=progress.sub(0.05, 0.9),
+        network, image if box is None else image[box], device=device, overlap=0.25,
+        bytes_per_voxel=entry["input"].get("bytes_per_voxel", 4096), multiple=entry["input"].get("multiple", 8),
+        progress=progress.sub(0.05, 0.9),
     )
-    probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy()
+    in_box = torch.softmax(torch.from_numpy(logits), dim=0).numpy()
+    if box is None:
+        probabilities = in_box
+    else:
+        probabilities = np.zeros((in_box.shape[0],) + image.shape, np.float32)
+        probabilities[(slice(None),) + box] = in_box
     if inside_working is not None:
         probabilities[:, ~inside_working] = 0.0
         probabilities[0, ~inside_working] = 1.0

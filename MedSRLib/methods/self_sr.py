@@ -14,12 +14,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MedSRError
-from ..geometry import Grid, degrade_and_interpolate, resample_to_grid
+from ..geometry import Grid, bounding_box, degrade_and_interpolate, resample_to_grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project
 from .uncertainty import acquisition_operator, calibrate, consistent_pair, degraded_axis_distance, inferred_detail
 from .registry import Method, register
+
+
+#: what is above this fraction of the scan's 99.5th percentile (after CT's offset) is not air
+FOREGROUND = 0.02
+#: the 2-D network's receptive field reaches 6 voxels (six 3x3 convolutions)
+BOX_MARGIN_VOXELS = 8
 
 
 def _restorer(width: int = 32, depth: int = 6):
@@ -106,9 +112,14 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     # --- apply to the through-plane slices of the interpolated volume ---------------------------------------------
     base = resample_to_grid(data, volume.grid, grid, "lanczos")
     network.eval()
+    # the network runs on the box of what is above the air (FOREGROUND of the scan's 99.5th percentile), widened
+    # by more than its receptive field; outside it the result is the interpolation (a head fills about half its
+    # field of view)
+    box = bounding_box(base > FOREGROUND, BOX_MARGIN_VOXELS) or tuple(slice(0, n) for n in base.shape)
+    region = base[box]
     outputs = []
     for index, other in enumerate(inplane):  # slices spanned by the slice axis and one in-plane axis
-        moved = np.moveaxis(base, (thick, other), (1, 2))  # (remaining axis, slice axis, other in-plane axis)
+        moved = np.moveaxis(region, (thick, other), (1, 2))  # (remaining axis, slice axis, other in-plane axis)
         result = np.empty_like(moved)
         with torch.no_grad():
             for start in range(0, moved.shape[0], 8):
@@ -116,7 +127,9 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
                 chunk = torch.from_numpy(np.ascontiguousarray(moved[start:start + 8]))[:, None].to(target)
                 result[start:start + 8] = network(chunk)[:, 0].cpu().numpy()
         outputs.append(np.moveaxis(result, (1, 2), (thick, other)))
-    restored = unprojected = volume.with_array((np.mean(outputs, axis=0) * scale + offset).astype(np.float32), grid, method="self")
+    combined = base.copy()
+    combined[box] = np.mean(outputs, axis=0)
+    restored = unprojected = volume.with_array((combined * scale + offset).astype(np.float32), grid, method="self")
     if data_consistency:
         progress.update(0.97, "data consistency")
         restored = project(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency)

@@ -101,3 +101,15 @@ def test_huge_grid_is_refused():
 def test_non_orthonormal_direction_is_refused():
     with pytest.raises(MedSRError, match="orthonormal"):
         Grid((4, 4, 4), (1.0, 1.0, 1.0), direction=(1, 0, 0, 0, 2, 0, 0, 0, 1))
+
+
+def test_bounding_box_holds_every_true_voxel_with_its_margin_clipped_to_the_array():
+    from MedSRLib.geometry import bounding_box
+
+    mask = np.zeros((20, 30, 40), bool)
+    mask[5, 7, 9] = mask[12, 20, 38] = True
+    box = bounding_box(mask, margin=3)
+    assert box == (slice(2, 16), slice(4, 24), slice(6, 40))
+    assert mask[box].sum() == mask.sum()
+    assert bounding_box(mask) == (slice(5, 13), slice(7, 21), slice(9, 39))
+    assert bounding_box(np.zeros((4, 4, 4), bool)) is None
