@@ -113,8 +113,8 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     base = resample_to_grid(data, volume.grid, grid, "lanczos")
     network.eval()
     # the network runs on the box of what is above the air (FOREGROUND of the scan's 99.5th percentile), widened
-    # by more than its receptive field; outside it the result is the interpolation (a head fills about half its
-    # field of view)
+    # by more than its receptive field; outside it the result is the interpolation (the box is 59 % of 711-2C's
+    # field of view as distributed, 91 % of the heads-sr benchmark's placed head)
     box = bounding_box(base > FOREGROUND, BOX_MARGIN_VOXELS) or tuple(slice(0, n) for n in base.shape)
     region = base[box]
     outputs = []
