@@ -136,3 +136,18 @@ def test_the_network_never_puts_csf_below_grey_matter_in_the_joined_prior():
     assert np.array_equal(factor[1:], network[1:])
     assert np.all(factor[0] >= factor[1]) and np.all(factor[0] >= network[0])
     assert np.array_equal(factor[0] == network[0], network[0] >= network[1])
+
+
+def test_the_network_on_the_brains_box_labels_as_on_the_whole_grid(placed, labelled, monkeypatch):
+    """The tissue network runs on the brain mask's box only; on the whole grid (a margin wider than the grid) the
+    labels of the real head are the same but for the sliding window's different tiling (measured: brain Dice 0.998,
+    mean tissue Dice 0.990; the network's own background call at the brain's edge moves with the windows)."""
+    import MedSRLib.methods.segmentation as segmentation
+
+    head, mask = placed
+    monkeypatch.setattr(segmentation, "BOX_MARGIN_VOXELS", 10_000)
+    whole = segment(head, device="cpu", brain_mask=mask).labels.array
+    boxed = labelled["T1", True].labels.array
+    brain = mean_dice(whole > 0, boxed > 0, labels=(True,))  # (the edge's labels come through resampling)
+    tissues = mean_dice(whole, boxed)
+    assert brain >= 0.995 and tissues >= 0.98, (brain, tissues)
