@@ -15,7 +15,7 @@ finer grid. On the tuning head (FreeSurfer mni305, placed; 2x2x2 mm -> 1 mm) `cn
 over B-spline; adapted for 30 steps (learning rate 1e-4) +3.79, 60 steps +3.69, 150 steps +3.34, 60 steps at 5e-5
 +3.80, 100 at 5e-5 +3.65: hence 30 steps, 16 s of fitting on 2 cores.
 
-Uncertainty: the expected absolute error, from how far the result departs from B-spline interpolation of the scan,
+Uncertainty: the expected absolute error, from how far the result departs from interpolation of the scan,
 calibrated on the scan's own pairs (as for `self`; methods/uncertainty.py).
 """
 

@@ -10,7 +10,7 @@ The network refines the windowed-sinc interpolation of the input on the
 target grid of the resampling contract, so the output grid is exact by
 construction. Thick-slice models see the coarse axis last (their canonical
 orientation). The uncertainty map is the expected absolute error, as for
-`adapt` (methods/uncertainty.py): the departure from B-spline interpolation,
+`adapt` (methods/uncertainty.py): the departure from interpolation of the scan,
 calibrated on the network's own result on pairs made from the scan
 (methods/scan_pairs.py), where the truth is known. A data-consistency
 projection (on by default) then makes the output reproduce the input when

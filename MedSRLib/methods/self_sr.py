@@ -55,7 +55,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
                        steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False,
                        data_consistency: str | None = OWN_PROFILE):
     """The restored volume; with ``with_uncertainty`` also the map of its expected absolute error, in the volume's
-    units (methods/uncertainty.py: the departure from B-spline interpolation, calibrated on in-plane pairs)."""
+    units (methods/uncertainty.py: the departure from Lanczos interpolation, calibrated on in-plane pairs)."""
     import torch
 
     from ..inference import resolve_device
