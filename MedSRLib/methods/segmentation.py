@@ -163,8 +163,6 @@ def segment(
     if inside is not None:
         inside_here = inside if grid == volume.grid else resample_to_grid(inside.astype(np.float32), volume.grid, grid, "linear") > 0.5
         labels_array[~inside_here] = 0
-        if MASK_DECIDES_BRAIN:  # (where the probabilities came back from a coarser grid, the edge blends in background)
-            labels_array[inside_here] = 1 + probabilities[1:, inside_here].argmax(axis=0).astype(np.uint8)
         intracranial_ml = float(inside_here.sum()) * float(np.prod(grid.spacing)) / 1000.0
     colours = {int(k): tuple(v) for k, v in entry["labels"]["colours"].items()}
     labels = Volume(labels_array, grid, volume.modality, {"segmentation": f"{entry['name']} {entry['version']}", "kind": "labels"})
