@@ -25,9 +25,6 @@ DEFAULT_MODEL = "brain-tissue"
 BIAS_LEVELS = 3
 #: the network runs on the brain mask's bounding box widened by this many voxels (the rest is background)
 BOX_MARGIN_VOXELS = 8
-#: with a brain mask, the mask alone decides what is brain: inside it every voxel is CSF, grey or white matter (the
-#: network's background probability there is given to the tissues in proportion to theirs)
-MASK_DECIDES_BRAIN = True
 
 
 @dataclass
@@ -141,8 +138,6 @@ def segment(
     if inside_working is not None:
         probabilities[:, ~inside_working] = 0.0
         probabilities[0, ~inside_working] = 1.0
-        if MASK_DECIDES_BRAIN:
-            probabilities[:, inside_working] = _tissues_only(probabilities[:, inside_working])
     names = {int(k): v for k, v in entry["labels"]["names"].items()}
     fit = None
     if intensity_model:
@@ -173,15 +168,6 @@ def segment(
         result.instances, result.instance_table = connected_instances(labels, instances_of)
     progress.update(1.0, "segmented")
     return result
-
-
-def _tissues_only(probabilities: np.ndarray) -> np.ndarray:
-    """Class probabilities (background first) of voxels known to be brain: background 0, the tissues rescaled to sum
-    to 1 (equal where the network gave them nothing at all)."""
-    tissues = probabilities[1:]
-    total = tissues.sum(axis=0, keepdims=True)
-    shared = np.where(total > 0, tissues / np.maximum(total, 1e-30), 1.0 / len(tissues))
-    return np.concatenate([np.zeros_like(probabilities[:1]), shared]).astype(probabilities.dtype)
 
 
 def _brain_mask(volume: Volume, brain_mask, atlas_priors: bool, progress: Progress):
