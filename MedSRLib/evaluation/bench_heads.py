@@ -54,6 +54,7 @@ RENDERINGS = {
 
 
 BOUND = "bound: the best 2 thresholds, chosen on the reference itself"
+ATROPOS_MISSING = "deepbet + N4 + Atropos 3-class (antspyx is not installed: pip install -e '.[bench]')"
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -259,6 +260,7 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
     tissue_case("711-2C placed, 1x1x4 mm thick slices (Gaussian profile), --sr auto", thick, placed, super_resolution="auto")
     progress.update(0.9, "peers' tissues")
     t1_like = "711-2C placed, T1-like rendering"
+    not_run = set()
     for name, case in (("711-2C as distributed (1 mm, 256^3)", ("711-2C as distributed (1 mm)", head, native)),
                        ("711-2C placed as a scanner would", ("711-2C placed as a scanner would (rotated, shifted, sagittal 1 mm grid)",
                                                              placed["head"], placed)),
@@ -269,7 +271,9 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
             continue
         voxel_ml = float(np.prod(volume.grid.spacing)) / 1000
         labels, seconds = _timed(atropos_tissues, volume, found)
-        if labels is not None:
+        if labels is None:
+            not_run.add(ATROPOS_MISSING)
+        else:
             tissues[name]["deepbet + N4 + Atropos 3-class"] = dict(
                 tissue_figures(truth["labels"].array, labels, truth["mask"].array > 0, voxel_ml), seconds=seconds)
         tissues[name]["deepbet + 3-class Otsu"] = tissue_figures(truth["labels"].array, otsu_tissues(volume, found),
@@ -293,6 +297,7 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
                        for name, s in RENDERINGS.items()},
         "brain_masks": masks,
         "tissues": tissues,
+        "peers_not_run": sorted(not_run),
     }
     output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output / "heads.json", json.dumps(payload, indent=2, default=float) + "\n")
@@ -338,4 +343,5 @@ def _markdown(payload: dict) -> str:
               "The bound rows are not a method: the two intensity thresholds (and the tissue given to each of the three "
               "intervals) that agree best with the reference, chosen on the reference itself inside its own mask; no labelling "
               "that reads intensity alone can score above them against that reference."]
+    lines += [f"Not run: {peer}." for peer in payload.get("peers_not_run", [])]
     return "\n".join(lines) + "\n"

@@ -223,3 +223,17 @@ def test_the_threshold_bound_of_the_heads_benchmark_is_an_upper_bound():
     shifted = np.roll(made_by_thresholds, 2, axis=0) * inside  # a reference that no thresholds make
     bound = tissue_figures(shifted, best_threshold_tissues(head, inside, shifted), inside, 0.008)["mean_inside_brain"]
     assert bound >= tissue_figures(shifted, made_by_thresholds, inside, 0.008)["mean_inside_brain"]
+
+
+def test_the_heads_report_says_which_peer_was_not_run():
+    """The committed heads report is exactly what its JSON renders; a run without antspyx says that Atropos was not
+    run, instead of leaving its rows out silently."""
+    from MedSRLib.evaluation.bench_heads import ATROPOS_MISSING, _markdown
+
+    folder = Path(__file__).resolve().parents[1] / "Benchmarks" / "heads"
+    payload = json.loads((folder / "heads.json").read_text())
+    assert _markdown(payload) == (folder / "heads.md").read_text()
+    assert "Not run" not in _markdown(payload)
+    payload["peers_not_run"] = [ATROPOS_MISSING]
+    assert _markdown(payload).splitlines()[-1] == f"Not run: {ATROPOS_MISSING}."
+    assert "pip install -e '.[bench]'" in ATROPOS_MISSING
