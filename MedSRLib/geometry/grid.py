@@ -202,5 +202,14 @@ class Grid:
         )
 
 
+#: a scan is thick-slice when its coarsest voxel edge is at least this many times its finest
+THICK_SLICE_RATIO = 1.5
+
+
+def scan_kind(grid: "Grid") -> str:
+    """"thick-slice" or "isotropic": how a scan on ``grid`` was acquired, by its voxel edges (THICK_SLICE_RATIO)."""
+    return "isotropic" if max(grid.spacing) / min(grid.spacing) < THICK_SLICE_RATIO else "thick-slice"
+
+
 def _fmt(values) -> str:
     return "(" + ", ".join(f"{v:.2f}" for v in values) + ")"

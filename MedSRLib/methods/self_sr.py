@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MedSRError
-from ..geometry import Grid, bounding_box, degrade_and_interpolate, resample_to_grid
+from ..geometry import Grid, bounding_box, degrade_and_interpolate, resample_to_grid, scan_kind
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project
@@ -192,7 +192,7 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
     from .learned_sr import apply_model, covering_entry
 
     evidence = auto_preferences()
-    kind = "isotropic" if max(volume.grid.spacing) / min(volume.grid.spacing) < 1.5 else "thick-slice"
+    kind = scan_kind(volume.grid)
     ranked = evidence.get("order", {}).get(kind)
     if ranked is None:
         ranked = [{"method": "cnn"}, {"method": "self"}]

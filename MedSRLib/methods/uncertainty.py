@@ -37,15 +37,13 @@ from typing import Optional
 
 import numpy as np
 
-from ..geometry import Grid, profile_weights, resample_to_grid
+from ..geometry import Grid, profile_weights, resample_to_grid, scan_kind
 from ..volume import Volume
 from .consistency import acquire_array, project_array
 
 SMOOTHING_VOXELS = 2.0
-#: what the departure is measured from, for thick-slice scans and for isotropic ones (see above)
+#: what the departure is measured from, for thick-slice scans and for isotropic ones (see above; geometry.scan_kind)
 START_INTERPOLATION = {"thick-slice": "lanczos", "isotropic": "bspline"}
-#: a scan is thick-slice when its coarsest axis is refined this many times more than its finest
-THICK_SLICE_RATIO = 1.5
 #: edge (voxels) of the cube of the scan's own pairs on which a network's uncertainty is calibrated
 CALIBRATION_CUBE = 96
 #: floor (a fraction of the scan's 99.5th percentile) under departures and errors before their logarithm
@@ -211,11 +209,10 @@ def calibrate_network(network, pair, scale: float, profile: str, consistent: boo
     return calibrate(restored, low[window], high[window], scale, restored.ndim - 1, distance, unprojected, valid)
 
 
-def start_interpolation(acquired: Grid, grid: Grid) -> str:
-    """The interpolation the departure of a result on ``grid`` is measured from, for a scan on ``acquired``."""
-    factors = np.asarray(acquired.spacing) / np.asarray(grid.spacing)
-    kind = "thick-slice" if factors.max() >= THICK_SLICE_RATIO * factors.min() else "isotropic"
-    return START_INTERPOLATION[kind]
+def start_interpolation(acquired: Grid) -> str:
+    """The interpolation the departure of a result is measured from, for a scan on ``acquired`` (the kind of scan
+    as `auto` reads it)."""
+    return START_INTERPOLATION[scan_kind(acquired)]
 
 
 def inferred_detail(restored: Volume, volume: Volume, grid: Grid, method: str,
@@ -223,7 +220,7 @@ def inferred_detail(restored: Volume, volume: Volume, grid: Grid, method: str,
     """The uncertainty map of ``self`` and ``adapt`` (``method``): the expected absolute error (scan's units)
     through ``calibration``; without one, the departure from interpolation (START_INTERPOLATION) itself (same units).
     ``unprojected``: the result before data consistency (for a calibration with the correction term)."""
-    start = start_interpolation(volume.grid, grid)
+    start = start_interpolation(volume.grid)
     interpolated = resample_to_grid(volume.as_float32(), volume.grid, grid, start)
     moved = departure(restored.as_float32(), interpolated)
     if calibration is None:
