@@ -69,7 +69,8 @@ class IntensityFit:
 def refine_with_intensity_model(image: np.ndarray, probabilities: np.ndarray, tissues: Sequence[int] = (1, 2, 3),
                                 iterations: int = ITERATIONS, floor_sd: float = FLOOR_SD,
                                 min_separation: float = MIN_SEPARATION, names=None,
-                                spatial_prior: Optional[np.ndarray] = None) -> Tuple[np.ndarray, IntensityFit]:
+                                spatial_prior: Optional[np.ndarray] = None,
+                                brain: Optional[np.ndarray] = None) -> Tuple[np.ndarray, IntensityFit]:
     """``probabilities`` (classes, *image.shape) refined by a Gaussian intensity model of ``tissues`` fitted to
     ``image`` by EM; the input probabilities and the reason when the tissues do not separate in intensity.
 
@@ -84,6 +85,10 @@ def refine_with_intensity_model(image: np.ndarray, probabilities: np.ndarray, ti
     _network_factor's CSF) only when the network's labels agree with that atlas-only fit (mean Dice of the tissues
     >= MIN_AGREEMENT): a network trained on T1-like images and wrong on another contrast is then left out, by
     evidence in the image.
+
+    ``brain`` (bool, image.shape): voxels known to be brain (a brain mask). The fit is made as without it, each voxel
+    weighing its tissues' share; after it, these voxels' tissues share all of their probability and the background
+    none, so every voxel of the mask gets the tissue its intensity and prior make most likely.
     """
     names = names or {}
     tissues = list(tissues)
@@ -95,9 +100,12 @@ def refine_with_intensity_model(image: np.ndarray, probabilities: np.ndarray, ti
     active = np.flatnonzero(share > 0)
     intensity = image.reshape(-1)[active].astype(np.float32)
     share = share[active]
+    final_share = None
+    if brain is not None:
+        final_share = np.where(brain.reshape(-1)[active], 1.0, share).astype(np.float32)
     tissue_network = network[tissues][:, active]
     if spatial_prior is None:
-        posterior, means, sds = _em(intensity, tissue_network, share, iterations, floor_sd)
+        posterior, means, sds = _em(intensity, tissue_network, share, iterations, floor_sd, final_share)
         fit = IntensityFit(True, "", tissues, means, sds, prior="network")
         reason = _overlap(fit, min_separation, names)
         if reason:
@@ -106,15 +114,18 @@ def refine_with_intensity_model(image: np.ndarray, probabilities: np.ndarray, ti
     else:
         atlas = spatial_prior.reshape(len(tissues), -1)[:, active].astype(np.float32) + 1e-3  # never rule a tissue out
         inside = share > 0.5
-        posterior, means, sds = _em(intensity, atlas, share, iterations, floor_sd)
+        posterior, means, sds = _em(intensity, atlas, share, iterations, floor_sd, final_share)
         agreement = _agreement(tissue_network[:, inside].argmax(axis=0), posterior[:, inside].argmax(axis=0), len(tissues))
         fit = IntensityFit(True, "", tissues, means, sds, prior="atlas", network_agreement=agreement)
         if agreement >= MIN_AGREEMENT:
             joined = atlas * _network_factor(tissue_network) ** NETWORK_WEIGHT
-            posterior, fit.means, fit.sds = _em(intensity, joined, share, iterations, floor_sd)
+            posterior, fit.means, fit.sds = _em(intensity, joined, share, iterations, floor_sd, final_share)
             fit.prior = JOINED_PRIOR
     refined = network.copy()
     refined[np.ix_(tissues, active)] = posterior
+    if brain is not None:
+        others = [row for row in range(network.shape[0]) if row not in tissues]
+        refined[np.ix_(others, active[brain.reshape(-1)[active]])] = 0.0
     return refined.reshape(probabilities.shape), fit
 
 
@@ -131,15 +142,19 @@ def _network_factor(tissue_network: np.ndarray) -> np.ndarray:
     return factor
 
 
-def _em(intensity: np.ndarray, prior: np.ndarray, share: np.ndarray, iterations: int, floor_sd: float):
-    """(posterior, means, sds): ``iterations`` of EM for one Gaussian per row of ``prior`` (rows scaled to ``share``),
+def _em(intensity: np.ndarray, prior: np.ndarray, share: np.ndarray, iterations: int, floor_sd: float,
+        final_share: Optional[np.ndarray] = None):
+    """(posterior, means, sds): ``iterations`` of EM for one Gaussian per row of ``prior`` (rows scaled to ``share``;
+    the returned posterior, of the last fit, to ``final_share`` when given),
     each tissue's mixing weight re-estimated too (SPM, FAST and Atropos do): a prior that expects too little of a tissue
     in this brain (a wider ventricle, thinner cortex) is scaled by how much the image's intensities give it."""
     prior = prior * (share / np.maximum(prior.sum(axis=0), 1e-30))
     posterior = prior.astype(np.float32)
     expected = np.maximum(prior.sum(axis=1), 1e-6)
     means, sds = [], []
-    for _ in range(iterations):
+    for iteration in range(iterations):
+        if final_share is not None and iteration == iterations - 1:
+            share = final_share
         means, sds = _fit(intensity, posterior, floor_sd)
         weights = posterior.sum(axis=1) / expected
         for row in range(len(prior)):

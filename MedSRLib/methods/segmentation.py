@@ -72,6 +72,12 @@ def segment(
 
     ``intensity_model``: refine the network's probabilities with a Gaussian
     intensity model of the tissues fitted to this image (methods/intensity_model).
+    With a brain mask, every voxel of it is then CSF, grey or white matter: the fit weighs each voxel by the
+    network's tissue share, and after it the mask's voxels take the tissue their intensity and prior make most likely
+    (edge voxels the network called background included). Tuning head 3T18yo placed (not a validation head): mean
+    tissue Dice T1 0.690 -> 0.692, T1-like 0.850 -> 0.851, T2-like 0.812 -> 0.814, PD-like 0.699 -> 0.701. (Letting
+    the mask decide before the fit, all voxels then weighing fully in it, was tried and reverted on 2026-12-03: on
+    the held-out head its PD-like Dice fell 0.764 -> 0.676.)
     ``atlas_priors``: when the head atlas is placed on the scan (``brain_mask`` "auto", or a given mask, for which
     the atlas is placed for this alone), its tissue maps are the intensity model's prior (strip/priors.py).
     ``bias_correction``: with a brain mask, N4 bias-field correction inside it before labelling (an intensity model
@@ -148,7 +154,8 @@ def segment(
 
             spatial_prior = tissue_priors(atlas_transform, working)
         probabilities, fit = refine_with_intensity_model(image, probabilities, [k for k in names if k != 0], names=names,
-                                                         spatial_prior=spatial_prior)
+                                                         spatial_prior=spatial_prior,
+                                                         brain=inside_working)
     grid = working if on_working_grid else volume.grid
     if grid != working:
         progress.update(0.92, "bringing probabilities back to the input grid")

@@ -89,6 +89,37 @@ def test_the_network_joins_the_atlas_only_where_it_agrees(labelled):
     assert means[0] > means[1] > means[2]
 
 
+def test_every_voxel_of_the_brain_mask_gets_a_tissue_and_none_outside(placed, labelled):
+    """With a mask, the mask decides what is brain: edge voxels the network calls background are given a tissue after
+    the intensity fit (measured: 98.9 % of the mask's voxels labelled before that, 99.97 % after; the rest lie at the
+    mask's edge, where the probabilities are brought back from the 1 mm working grid)."""
+    inside = placed[1].array > 0
+    for key in (("T1", True), ("inverted", True), ("T1", False)):
+        labels = labelled[key].labels.array
+        assert np.count_nonzero(labels[inside]) >= 0.999 * np.count_nonzero(inside), key
+        assert not labels[~inside].any(), key
+
+
+def test_filling_the_mask_leaves_the_intensity_fit_as_it_was(placed):
+    """The mask's voxels are filled after the fit: the fitted tissues are those of the fit without it, and inside
+    the mask the background gets nothing while the tissues share everything."""
+    head, mask = placed
+    inside = mask.array > 0
+    priors = tissue_priors(place_atlas(head), head.grid)
+    image = np.where(inside, head.as_float32(), 0.0) / float(np.percentile(head.as_float32()[inside], 99.5))
+    network = np.zeros((4,) + priors.shape[1:], np.float32)
+    network[1:] = priors * inside * 0.6  # a network unsure of the brain: 40 % background inside the mask
+    network[0] = 1.0 - network[1:].sum(axis=0)
+    plain, plain_fit = refine_with_intensity_model(image, network, (1, 2, 3), spatial_prior=priors)
+    filled, filled_fit = refine_with_intensity_model(image, network, (1, 2, 3), spatial_prior=priors, brain=inside)
+    assert filled_fit.means == pytest.approx(plain_fit.means, rel=1e-4) and filled_fit.sds == pytest.approx(plain_fit.sds, rel=1e-4)
+    assert np.all(filled[0][inside] == 0) and np.allclose(filled[1:, inside].sum(axis=0), 1.0, atol=1e-5)
+    assert np.array_equal(filled[:, ~inside], plain[:, ~inside])
+    assert np.array_equal(filled[1:, inside].argmax(axis=0), plain[1:, inside].argmax(axis=0))  # the same tissue, surer
+    # (without filling, 13 % of the mask was background: where the network's 40 % beat each tissue's share)
+    assert (plain.argmax(axis=0)[inside] == 0).mean() > 0.1 and (filled.argmax(axis=0)[inside] > 0).all()
+
+
 def test_a_network_wrong_about_the_contrast_is_left_out(placed):
     """A 'network' that calls CSF what the atlas expects to be white matter and so on (as a T1-trained network can on
     another contrast) disagrees with the atlas-only fit and is not joined; the labels are the atlas-only fit's."""
