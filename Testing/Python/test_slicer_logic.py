@@ -465,7 +465,7 @@ def test_a_head_with_skull_is_labelled_inside_its_brain_after_n4(logic, itk_head
     intracranial = result.volumesMl["intracranial (brain mask)"]
     assert 1000 < intracranial < 2000
     tissue = sum(ml for name, ml in result.volumesMl.items() if name != "intracranial (brain mask)")
-    assert 0.85 * intracranial <= tissue <= intracranial + 1.0
+    assert 0.995 * intracranial <= tissue <= intracranial + 1.0  # every voxel of the mask is tissue (measured: all)
     assert_unchanged(itk_head, before)
     assert list(scratch.iterdir()) == []
 

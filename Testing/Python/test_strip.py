@@ -149,7 +149,9 @@ def test_segment_labels_tissue_only_inside_the_brain(tmp_path, capsys):
     assert summary["intracranial_ml"] == pytest.approx(mask.sum() * 12 / 1000)
     assert summary["bias_field_corrected"] is True and "N4 bias-field correction" in capsys.readouterr().out
     tissue = sum(summary["volumes_ml"].values())
-    assert 0.85 * summary["intracranial_ml"] <= tissue <= summary["intracranial_ml"]
+    # every voxel of the mask gets a tissue (measured: all of them; at most a few at its edge could be lost where the
+    # labels come back from the 1 mm working grid)
+    assert 0.995 * summary["intracranial_ml"] <= tissue <= summary["intracranial_ml"] * (1 + 1e-9)
     # a given mask is used as it is
     assert main(["segment", str(source), str(tmp_path / "given.nii.gz"), "--mask", str(mask_out), "--device", "cpu", "--quiet"]) == 0
     assert np.array_equal(read_volume(tmp_path / "given.nii.gz").array, labels.array)
