@@ -10,7 +10,9 @@ contrast, bias and resolution, it places the boundary between tissues of one
 particular image only roughly; the image's own intensities place it sharply.
 
 The background keeps the network's probability: it is everything outside the
-brain (air, skull, scalp, fat) and no single Gaussian describes it. The fit is
+brain (air, skull, scalp, fat) and no single Gaussian describes it. With a brain
+mask (``brain``), the mask decides instead, after the fit: its voxels' tissues
+share all of their probability and the background none. The fit is
 refused, and the network's probabilities kept, when two tissues overlap in
 intensity (their means closer than half the sum of their spreads): the
 intensities cannot then separate them, and a fit seeded by wrong labels would
