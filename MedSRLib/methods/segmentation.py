@@ -72,9 +72,9 @@ def segment(
 
     ``intensity_model``: refine the network's probabilities with a Gaussian
     intensity model of the tissues fitted to this image (methods/intensity_model).
-    With a brain mask, every voxel of it is then CSF, grey or white matter: the fit weighs each voxel by the
-    network's tissue share, and after it the mask's voxels take the tissue their intensity and prior make most likely
-    (edge voxels the network called background included). Tuning head 3T18yo placed (not a validation head): mean
+    With a brain mask and the fit applied, every voxel of the mask is then CSF, grey or white matter: the fit weighs
+    each voxel by the network's tissue share, and after it the mask's voxels take the tissue their intensity and
+    prior make most likely (edge voxels the network called background included). Tuning head 3T18yo placed (not a validation head): mean
     tissue Dice T1 0.690 -> 0.692, T1-like 0.850 -> 0.851, T2-like 0.812 -> 0.814, PD-like 0.699 -> 0.701. (Letting
     the mask decide before the fit, all voxels then weighing fully in it, was tried and reverted on 2026-12-03: on
     the held-out head its PD-like Dice fell 0.764 -> 0.676.)
