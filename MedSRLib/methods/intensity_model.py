@@ -102,9 +102,8 @@ def refine_with_intensity_model(image: np.ndarray, probabilities: np.ndarray, ti
     active = np.flatnonzero(share > 0)
     intensity = image.reshape(-1)[active].astype(np.float32)
     share = share[active]
-    final_share = None
-    if brain is not None:
-        final_share = np.where(brain.reshape(-1)[active], 1.0, share).astype(np.float32)
+    in_brain = None if brain is None else brain.reshape(-1)[active]
+    final_share = None if in_brain is None else np.where(in_brain, 1.0, share).astype(np.float32)
     tissue_network = network[tissues][:, active]
     if spatial_prior is None:
         posterior, means, sds = _em(intensity, tissue_network, share, iterations, floor_sd, final_share)
@@ -125,9 +124,9 @@ def refine_with_intensity_model(image: np.ndarray, probabilities: np.ndarray, ti
             fit.prior = JOINED_PRIOR
     refined = network.copy()
     refined[np.ix_(tissues, active)] = posterior
-    if brain is not None:
+    if in_brain is not None:  # the mask's voxels: the tissues share everything, the other classes nothing
         others = [row for row in range(network.shape[0]) if row not in tissues]
-        refined[np.ix_(others, active[brain.reshape(-1)[active]])] = 0.0
+        refined[np.ix_(others, active[in_brain])] = 0.0
     return refined.reshape(probabilities.shape), fit
 
 
