@@ -1,6 +1,6 @@
 """Voxel grids, the LPS/RAS convention and the resampling contract."""
 
-from .box import bounding_box
+from .box import above_air_box, bounding_box
 from .grid import LPS_TO_RAS, Grid, check_spacing, scan_kind
 from .resample import (
     INTERPOLATORS,
@@ -20,6 +20,7 @@ __all__ = [
     "scan_kind",
     "INTERPOLATORS",
     "apply_along_axis",
+    "above_air_box",
     "bounding_box",
     "degrade_and_interpolate",
     "interpolate",

@@ -18,3 +18,14 @@ def bounding_box(mask: np.ndarray, margin: int = 0) -> Optional[Tuple[slice, ...
             return None
         slices.append(slice(max(int(hit[0]) - margin, 0), min(int(hit[-1]) + 1 + margin, mask.shape[axis])))
     return tuple(slices)
+
+
+#: what is above this fraction of a scan's scale (its 99.5th percentile, after CT's offset) is not air
+AIR_FRACTION = 0.02
+
+
+def above_air_box(scaled: np.ndarray, margin: int) -> Tuple[slice, ...]:
+    """The box of what is above the air in ``scaled`` (an image divided by its scale, air near 0), widened by
+    ``margin`` voxels (more than a network's receptive field, so what it computes inside does not change); the whole
+    array when nothing is above the air."""
+    return bounding_box(scaled > AIR_FRACTION, margin) or tuple(slice(0, n) for n in scaled.shape)

@@ -1,6 +1,7 @@
 """Patch-wise inference of any network over a whole volume, bounded in memory by the patch.
 
-MONAI's ``sliding_window_inference`` does the tiling and Gaussian blending; this
+MONAI's ``sliding_window_inference`` does the tiling and the blending (Gaussian, or for
+networks without striding each voxel from a window that saw its whole receptive field); this
 module adds what a product needs around it: a patch size chosen from free
 memory, mixed precision on GPUs, progress and cancel, and an out-of-memory
 fallback (smaller patches, then the CPU) that says what it did.
@@ -83,6 +84,30 @@ def even_tiles(shape: Sequence[int], largest: Sequence[int], margin: int, multip
     return tuple(patch), tuple(overlaps)
 
 
+#: weight, per axis, of a window's outer voxels where the network saw the window's edge instead of the volume; the
+#: weights of the axes multiply, so of the windows that see a voxel the one that saw its whole receptive field along
+#: more axes decides (10^4 times the weight per axis), and a voxel near the volume's own face, where every window is
+#: at its edge, still gets its value
+EDGE_WEIGHT = 1e-4
+
+
+def trusted_interior_weights(window: Sequence[int], shape: Sequence[int], reach: int) -> torch.Tensor:
+    """(1, 1, *window) blending weights: the product over the axes the windows tile (``window`` shorter than
+    ``shape``) of 1 inside and EDGE_WEIGHT within ``reach`` voxels of either face. With windows overlapping by at
+    least twice the network's ``reach``, every voxel is seen by some window from at least ``reach`` voxels inside it
+    along every axis, so a network without striding gives what it gives run on the whole volume at once."""
+    weights = torch.ones(tuple(window))
+    for axis, (side, n) in enumerate(zip(window, shape)):
+        if side < n and reach > 0:
+            profile = torch.ones(side)
+            profile[:reach] = EDGE_WEIGHT
+            profile[side - reach:] = EDGE_WEIGHT
+            view = [1] * len(window)
+            view[axis] = side
+            weights = weights * profile.view(view)
+    return weights[None, None]
+
+
 def _mirror_combinations(axes: Sequence[int]) -> list:
     """Every non-empty combination of spatial ``axes`` as tensor dims of a (batch, channel, i, j, k) patch."""
     axes = sorted(set(int(a) for a in axes))
@@ -117,8 +142,11 @@ def predict(
 
     Patches run on ``device``; the blended output accumulates on the CPU, so GPU
     memory is bounded by the patch, not the volume. With ``margin`` (voxels, for
-    networks whose receptive field is that small) the windows tile the volume
-    evenly with that overlap instead of the fraction ``overlap``. With
+    networks without striding whose receptive field is ``margin + 1`` across)
+    the windows tile the volume evenly with that overlap instead of the fraction
+    ``overlap``, and each voxel is taken from a window that saw all its
+    receptive field (trusted_interior_weights), so the result is the network's
+    on the whole volume, free of seams. With
     ``mirror_axes`` (spatial axes 0-2) each patch is also run mirrored along
     every combination of them, mirrored back and averaged (the test-time
     mirroring of nnU-Net; 2^len(mirror_axes) network passes per patch).
@@ -140,6 +168,7 @@ def predict(
     while True:
         window, overlaps = (patch, overlap) if margin is None else even_tiles(shape, patch, margin, multiple)
         windows = window_count(shape, window, overlaps)
+        weights = None if margin is None else trusted_interior_weights(window, shape, margin // 2)
         done = [0]
 
         def predictor(batch: torch.Tensor) -> torch.Tensor:
@@ -162,7 +191,7 @@ def predict(
                     network.to(target)
                 output = sliding_window_inference(
                     data, roi_size=window, sw_batch_size=1, predictor=predictor, overlap=overlaps, mode="gaussian",
-                    sw_device=target, device=torch.device("cpu"),
+                    sw_device=target, device=torch.device("cpu"), roi_weight_map=weights,
                 )
             return output[0].numpy(), InferenceReport(str(target), tuple(window), windows, notes)
         except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, everything else re-raised

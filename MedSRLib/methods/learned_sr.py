@@ -24,7 +24,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..errors import MedSRError
-from ..geometry import Grid, resample_to_grid
+from ..geometry import Grid, above_air_box, resample_to_grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project
@@ -33,6 +33,8 @@ from .scan_pairs import scan_pairs
 from .uncertainty import calibrate_network, inferred_detail
 
 FACTOR_TOLERANCE = 0.05
+#: the catalog's 3-D networks see 17 voxels across (8 either side); twice that keeps what they compute above the air
+AIR_MARGIN_VOXELS = 16
 
 
 def factors_of(volume: Volume, grid: Grid) -> np.ndarray:
@@ -100,11 +102,15 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     notes = []
     if backend == "onnxruntime":  # say which execution provider ONNX Runtime took (TensorRT, CUDA or the CPU)
         notes.append(f"ONNX Runtime ran on {network.session.get_providers()[0]}")
-    estimate, report = predict(network, canonical, device=device, overlap=0.25, progress=progress.sub(0.05, 0.9),
+    # the network runs on the box of what is above the air, widened by twice its receptive field's reach; outside
+    # it the result is the interpolation
+    box = above_air_box(canonical, AIR_MARGIN_VOXELS)
+    estimate, report = predict(network, canonical[box], device=device, overlap=0.25, progress=progress.sub(0.05, 0.9),
                                bytes_per_voxel=entry["input"]["bytes_per_voxel"], multiple=entry["input"]["multiple"],
                                margin=entry["input"].get("margin"))
     notes += report.notes
-    restored = estimate[0]
+    restored = canonical.copy()
+    restored[box] = estimate[0]
     if volume.modality == "MR" and volume.array.min() >= 0:
         restored = np.clip(restored, 0, None)  # magnitude images are never negative
     if entry["sr"]["kind"] == "thick-slice":

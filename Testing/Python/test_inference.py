@@ -151,3 +151,19 @@ def test_even_tiles_use_the_fewest_windows_with_the_margin(t1_crop):
     with torch.no_grad():
         whole = Counting()(torch.from_numpy(np.ascontiguousarray(image))[None, None])[0].numpy()
     assert np.abs(output - whole).mean() < 0.01 * np.abs(whole).mean()
+
+
+def test_tiles_of_a_network_without_striding_give_its_whole_volume_result_without_seams(t1_crop):
+    """The shipped thick-slice network (8 voxels of reach, margin 16) on a real crop in 2x2x2 windows: every voxel is
+    taken from a window that saw its whole receptive field, so the tiles equal one pass over the whole volume.
+    (With Gaussian blending alone they erred by up to 5 % of the range here, 6 % at seams on the MNI T1.)"""
+    from MedSRLib.models.catalog import load_model
+
+    network, entry = load_model("brain-sr-thick")
+    margin = entry["input"]["margin"]
+    image = t1_crop.as_float32() / 255.0  # 64x72x60
+    output, report = predict(network, image, device="cpu", patch_size=(40, 48, 40), margin=margin, multiple=1)
+    with torch.no_grad():
+        whole = network(torch.from_numpy(np.ascontiguousarray(image))[None, None])[0].numpy()
+    assert report.windows == 8
+    np.testing.assert_allclose(output, whole, atol=1e-4)
