@@ -1,0 +1,42 @@
+"""Inputs of the file-to-file timings (file-to-file.md), then the commands that timed them.
+
+    python Testing/Benchmarks/heads-sr/file_to_file.py /tmp/f2f
+    cd /tmp/f2f
+    farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr thick4.nii.gz out_thick4.nii.gz --spacing 1 1 1 --overwrite --quiet
+    farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr iso2.nii.gz out_iso2.nii.gz --spacing 1 1 1 --overwrite --quiet
+    farm-bench -n 2 --warmup 0 --timeout 900 -- medsr segment head711.nii.gz seg711.nii.gz --overwrite --quiet
+
+The held-out 711-2C head placed as in the heads-sr benchmark, cropped to its above-air box plus 10 voxels (whole
+slabs of 12), acquired at 1x1x4 mm (Gaussian profile) and 2x2x2 mm (box); and 711-2C as distributed (256^3).
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from MedSRLib import write_volume
+from MedSRLib.evaluation.bench_heads_sr import placed_head
+from MedSRLib.geometry import Grid
+from MedSRLib.geometry.box import above_air_box
+from MedSRLib.io.public_heads import load_head
+from MedSRLib.simulate import Acquisition, degrade
+
+
+def main(folder: Path) -> None:
+    truth = placed_head()
+    array = truth.as_float32()
+    box = above_air_box(array / np.percentile(array, 99.5), 10)
+    size = [(b.stop - b.start) + (-(b.stop - b.start)) % 12 for b in box]
+    low = [min(b.start, n_all - n) for b, n, n_all in zip(box, size, array.shape)]
+    cropped = array[tuple(slice(lo, lo + n) for lo, n in zip(low, size))]
+    origin = truth.grid.ijk_to_lps() @ np.array(low + [1.0])
+    head = truth.with_array(cropped, Grid(cropped.shape, truth.grid.spacing, tuple(origin[:3]), truth.grid.direction))
+    folder.mkdir(parents=True, exist_ok=True)
+    write_volume(degrade(head, Acquisition((1, 1, 4), "gaussian")), folder / "thick4.nii.gz")
+    write_volume(degrade(head, Acquisition((2, 2, 2), "box")), folder / "iso2.nii.gz")
+    write_volume(load_head("711-2c"), folder / "head711.nii.gz")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
