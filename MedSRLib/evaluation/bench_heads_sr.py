@@ -61,11 +61,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         if method_name == CONSISTENT_SINC:
             start = time.perf_counter()
             restored = project(get("sr", "lanczos").run(low, truth.grid, SILENT), low, sampling)
-            figures = evaluate(truth, restored, None, "image")
-            results.setdefault(case, {})[method_name] = {
-                "psnr_whole": figures["whole"]["psnr"], "psnr_head": figures["foreground"]["psnr"],
-                "ssim_whole": figures["whole"]["ssim"], "ssim_head": figures["foreground"]["ssim"],
-                "seconds": time.perf_counter() - start}
+            results.setdefault(case, {})[method_name] = _image_row(truth, restored, seconds=time.perf_counter() - start)
             continue
         method = get("sr", method_name)
         options = {} if method.family == "classical" else {"device": device}
@@ -82,11 +78,8 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         uncertainty = None
         if isinstance(restored, tuple):
             restored, uncertainty = restored
-        figures = evaluate(truth, restored, None, "image")
-        row = results.setdefault(case, {})[method_name] = {
-            "psnr_whole": figures["whole"]["psnr"], "psnr_head": figures["foreground"]["psnr"],
-            "ssim_whole": figures["whole"]["ssim"], "ssim_head": figures["foreground"]["ssim"],
-            "seconds": seconds, "peak_memory_mb": memory.peak_mb}
+        row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, seconds=seconds,
+                                                                      peak_memory_mb=memory.peak_mb)
         if "consistency_residual_after" in restored.metadata:  # RMS of degrade(result) - input, % of the input's range
             span = float(low.array.max() - low.array.min()) or 1.0
             row["consistency_residual_pct"] = 100.0 * float(restored.metadata["consistency_residual_after"]) / span
@@ -113,6 +106,13 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     write_text_atomic(output / "heads-sr.md", _markdown(payload))
     progress.update(1.0, "done")
     return payload
+
+
+def _image_row(truth: "Volume", restored: "Volume", **timing) -> dict:  # noqa: F821
+    """PSNR and SSIM of ``restored`` against ``truth``, whole and inside the head, with ``timing``'s figures."""
+    figures = evaluate(truth, restored, None, "image")
+    return {"psnr_whole": figures["whole"]["psnr"], "psnr_head": figures["foreground"]["psnr"],
+            "ssim_whole": figures["whole"]["ssim"], "ssim_head": figures["foreground"]["ssim"], **timing}
 
 
 def trained_on() -> str:
