@@ -1,6 +1,6 @@
 """Brain extraction: the atlas placed on the scan, its brain carried onto the scan's own grid (averaged with the
-T1 network's brain where the two agree), and a refusal, with the reason, when the evidence in the image says
-there is no head in it."""
+T1 network's brain where the two agree), its surface moved onto the skull's inner edge where the image shows one,
+and a refusal, with the reason, when the evidence in the image says there is no head in it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .atlas import load_atlas
 from .registration import fit_atlas
+from .skull_edge import move_to_skull_edge
 
 #: a head's intracranial volume lies well inside this range (mL); adults measure about 1,100-1,900
 INTRACRANIAL_ML = (700.0, 2600.0)
@@ -50,13 +51,15 @@ class BrainMask:
                                  brain_mask="medsr strip")
 
 
-def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool = True) -> BrainMask:
+def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool = True,
+                  skull_edge: bool = True) -> BrainMask:
     """The brain mask of an MR head ``volume`` (any contrast, orientation, position and field of view), on its
     grid: one connected component, holes filled. Raises :class:`NoBrainFound` when there is no head in it.
 
     The placed atlas's brain probability is averaged with the T1 network's (``t1_network``, when deepbet is
     installed) if their masks agree by a Dice of at least MIN_NETWORK_AGREEMENT; otherwise the atlas's stands alone.
-    The evidence says which."""
+    The evidence says which. With ``skull_edge`` the mask's surface is then moved onto the inner edge of the skull
+    where the image shows one (strip/skull_edge.py; the evidence gives the change in mL)."""
     check_finite(volume)
     if volume.modality == "CT":
         raise MedSRError("brain extraction is for MR images; this volume is CT (Hounsfield units)")
@@ -83,8 +86,15 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
     else:
         evidence["mask_from"] = "atlas (the T1 network was not asked)"
     mask = _one_filled_component(sitk_from_volume(volume, probability > 0.5))
-    array = sitk.GetArrayFromImage(mask).T.astype(np.uint8)
-    millilitres = float(array.sum()) * float(np.prod(volume.grid.spacing)) / 1000.0
+    array = sitk.GetArrayFromImage(mask).T > 0
+    voxel_ml = float(np.prod(volume.grid.spacing)) / 1000.0
+    if skull_edge:
+        progress.update(0.93, "moving the surface onto the skull's inner edge")
+        before = float(array.sum()) * voxel_ml
+        array = move_to_skull_edge(volume.as_float32(), array, volume.grid.spacing)
+        evidence["skull_edge_ml"] = float(array.sum()) * voxel_ml - before
+    array = array.astype(np.uint8)
+    millilitres = float(array.sum()) * voxel_ml
     explained = explained_variance(fit.coarse_scan, atlas, fit.transform)
     evidence.update(explained_variance=explained, intracranial_ml=millilitres)
     if not INTRACRANIAL_ML[0] <= millilitres <= INTRACRANIAL_ML[1]:
