@@ -210,7 +210,8 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
         row["medsr"] = {"dice": dice(brain.mask.array, truth), "ml": brain.intracranial_ml, "seconds": seconds,
                         "explained_variance": brain.evidence["explained_variance"],
                         "mask_from": brain.evidence.get("mask_from"),
-                        "t1_network_agreement": brain.evidence.get("t1_network_agreement")}
+                        "t1_network_agreement": brain.evidence.get("t1_network_agreement"),
+                        "skull_edge_ml": brain.evidence.get("skull_edge_ml")}
         atlas_only, seconds = _timed(extract_brain, volume, t1_network=False)
         row["medsr, atlas only"] = {"dice": dice(atlas_only.mask.array, truth), "ml": atlas_only.intracranial_ml,
                                     "seconds": seconds}
@@ -262,6 +263,10 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
         tissue_case(f"711-2C placed, {name} rendering", image, dict(placed, head=image))
     thick = degrade(placed["head"], Acquisition((1, 1, 4), "gaussian"))
     tissue_case("711-2C placed, 1x1x4 mm thick slices (Gaussian profile), --sr auto", thick, placed, super_resolution="auto")
+    # the same against exact labels: the T1-like rendering acquired in thick slices
+    thick_t1 = degrade(renderings["T1-like"], Acquisition((1, 1, 4), "gaussian"))
+    tissue_case("711-2C placed, T1-like rendering, 1x1x4 mm thick slices (Gaussian profile), --sr auto", thick_t1,
+                dict(placed, head=renderings["T1-like"]), super_resolution="auto")
     progress.update(0.9, "peers' tissues")
     t1_like = "711-2C placed, T1-like rendering"
     not_run = set()
@@ -316,8 +321,9 @@ def _markdown(payload: dict) -> str:
              "Validated on (never used to build either): " + "; ".join(f"{k}: {v}" for k, v in payload["validated_on"].items()) + ".", "",
              f"Placement: {payload['placement']}.", "",
              "## Brain masks", "", "`medsr`: the placed atlas's brain averaged with the T1 network's (deepbet's) where their masks "
-             "agree by a Dice of 0.9 or more, else the atlas's alone (the agreement in brackets); `medsr, atlas only`: "
-             "the atlas's brain alone.", "",
+             "agree by a Dice of 0.9 or more, else the atlas's alone (the agreement in brackets), then its surface moved "
+             "onto the skull's inner edge where the image shows one (the change in mL in brackets); `medsr, atlas only`: "
+             "the same without the T1 network.", "",
              "| head | reference mL | method | Dice | mL | time (s) |", "|---|---:|---|---:|---:|---:|"]
     for name, row in payload["brain_masks"].items():
         for method in ("medsr", "medsr, atlas only", "deepbet", "threshold + morphology"):
@@ -326,8 +332,10 @@ def _markdown(payload: dict) -> str:
                 note = f" ({r['note']})" if r.get("note") else ""
                 if r.get("mask_from"):
                     agreement = r.get("t1_network_agreement")
+                    moved = r.get("skull_edge_ml")
                     note = " (" + ("atlas + T1 network" if r["mask_from"].startswith("mean") else "atlas alone") + \
-                        (f", agreement {agreement:.3f}" if agreement is not None else "") + ")"
+                        (f", agreement {agreement:.3f}" if agreement is not None else "") + \
+                        (f", skull edge {moved:+.0f} mL" if moved is not None else "") + ")"
                 lines.append(f"| {name} | {row['reference_ml']:.0f} | {method}{note} | {r['dice']:.4f} | {r['ml']:.0f} | {r['seconds']:.1f} |")
     lines += ["", "## Tissues", "", "Dice inside the reference brain (CSF, GM, WM and their mean); GM and WM Dice over the whole "
               "head (tissue labelled outside the brain counts against); labelled brain volume against the reference mask's.", "",
