@@ -82,6 +82,7 @@ def test_a_real_single_subject_with_skull(tmp_path):
     # the T1 network agreed with the atlas, so their mean made the mask, and it beats the atlas alone
     # (measured 0.957 against 0.936)
     assert report["evidence"]["mask_from"].startswith("mean of the atlas")
+    assert abs(report["evidence"]["skull_edge_ml"]) < 50  # the surface was moved onto the skull: by +2 mL here
     atlas_only = extract_brain(image, t1_network=False)
     assert dice(mask.array, reference.array) > dice(atlas_only.mask.array, reference.array) + 0.01
 
