@@ -40,6 +40,7 @@ def move_to_skull_edge(image: np.ndarray, mask: np.ndarray, spacing) -> np.ndarr
     dark bone around it, by at most ``INWARD_MM`` inwards and ``OUTWARD_MM`` outwards; one component, holes
     filled. Works on the mask's box (plus the search and smoothing margin) only."""
     spacing = np.asarray(spacing, np.float64)
+    mask = np.asarray(mask, bool)
     if not mask.any():
         return mask
     margin = np.ceil((OUTWARD_MM + 3 * SMOOTHING_MM) / spacing).astype(int)
@@ -49,6 +50,9 @@ def move_to_skull_edge(image: np.ndarray, mask: np.ndarray, spacing) -> np.ndarr
     box = tuple(slice(a, b) for a, b in zip(low, high))
     inside = mask[box]
     values = ndimage.gaussian_filter(np.asarray(image[box], np.float32), IMAGE_SMOOTHING_MM / spacing)
+    # an image with negative values (normalised to zero mean, say): its air to zero, so that BONE_CONTRAST compares
+    # signals; a positive offset only makes the bone look less dark, and the surface stays
+    values -= min(float(np.percentile(values, 0.5)), 0.0)
     # signed distance to the surface, which lies half a voxel beyond the centres of the mask's outer voxels
     half = 0.5 * float(spacing.min())
     signed = np.where(inside, half - ndimage.distance_transform_edt(inside, sampling=spacing),
