@@ -5,9 +5,13 @@
     farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr thick4.nii.gz out_thick4.nii.gz --spacing 1 1 1 --overwrite --quiet
     farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr iso2.nii.gz out_iso2.nii.gz --spacing 1 1 1 --overwrite --quiet
     farm-bench -n 2 --warmup 0 --timeout 900 -- medsr segment head711.nii.gz seg711.nii.gz --overwrite --quiet
+    farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr thick4_head.nii.gz out_thick4_head.nii.gz --spacing 1 1 1 --overwrite --quiet
+    farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr iso2_head.nii.gz out_iso2_head.nii.gz --spacing 1 1 1 --overwrite --quiet
 
 The held-out 711-2C head placed as in the heads-sr benchmark, cropped to its above-air box plus 10 voxels (whole
-slabs of 12), acquired at 1x1x4 mm (Gaussian profile) and 2x2x2 mm (box); and 711-2C as distributed (256^3).
+slabs of 12), acquired at 1x1x4 mm (Gaussian profile) and 2x2x2 mm (box); the same head cropped to a field of view of
+the size issue 18 names (about 200x230x190 mm: HEAD_FOV_VOXELS, centred on the above-air box; the 711-2C average is
+above the air almost everywhere, so its box fills 264x252x264); and 711-2C as distributed (256^3).
 """
 
 import sys
@@ -23,18 +27,31 @@ from MedSRLib.io.public_heads import load_head
 from MedSRLib.simulate import Acquisition, degrade
 
 
+#: the head-sized field of view (voxels of 1 mm, whole slabs of 12): anterior-posterior, superior-inferior, right-left
+HEAD_FOV_VOXELS = (204, 228, 192)
+
+
+def _crop(truth, low, size):
+    array = truth.as_float32()
+    cropped = array[tuple(slice(lo, lo + n) for lo, n in zip(low, size))]
+    origin = truth.grid.ijk_to_lps() @ np.array(list(low) + [1.0])
+    return truth.with_array(cropped, Grid(cropped.shape, truth.grid.spacing, tuple(origin[:3]), truth.grid.direction))
+
+
 def main(folder: Path) -> None:
     truth = placed_head()
     array = truth.as_float32()
     box = above_air_box(array / np.percentile(array, 99.5), 10)
     size = [(b.stop - b.start) + (-(b.stop - b.start)) % 12 for b in box]
     low = [min(b.start, n_all - n) for b, n, n_all in zip(box, size, array.shape)]
-    cropped = array[tuple(slice(lo, lo + n) for lo, n in zip(low, size))]
-    origin = truth.grid.ijk_to_lps() @ np.array(low + [1.0])
-    head = truth.with_array(cropped, Grid(cropped.shape, truth.grid.spacing, tuple(origin[:3]), truth.grid.direction))
+    head = _crop(truth, low, size)
+    centre = [(b.start + b.stop) // 2 for b in box]
+    head_low = [int(np.clip(c - n // 2, 0, n_all - n)) for c, n, n_all in zip(centre, HEAD_FOV_VOXELS, array.shape)]
+    head_sized = _crop(truth, head_low, HEAD_FOV_VOXELS)
     folder.mkdir(parents=True, exist_ok=True)
-    write_volume(degrade(head, Acquisition((1, 1, 4), "gaussian")), folder / "thick4.nii.gz")
-    write_volume(degrade(head, Acquisition((2, 2, 2), "box")), folder / "iso2.nii.gz")
+    for name, volume in (("", head), ("_head", head_sized)):
+        write_volume(degrade(volume, Acquisition((1, 1, 4), "gaussian")), folder / f"thick4{name}.nii.gz")
+        write_volume(degrade(volume, Acquisition((2, 2, 2), "box")), folder / f"iso2{name}.nii.gz")
     write_volume(load_head("711-2c"), folder / "head711.nii.gz")
 
 
