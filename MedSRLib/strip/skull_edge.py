@@ -57,8 +57,8 @@ def move_to_skull_edge(image: np.ndarray, mask: np.ndarray, spacing) -> np.ndarr
     half = 0.5 * float(spacing.min())
     signed = np.where(inside, half - ndimage.distance_transform_edt(inside, sampling=spacing),
                       ndimage.distance_transform_edt(~inside, sampling=spacing) - half).astype(np.float32)
-    surface = inside & ~ndimage.binary_erosion(inside)
-    points = np.argwhere(surface).astype(np.float32)
+    surface = np.argwhere(inside & ~ndimage.binary_erosion(inside))
+    points = surface.astype(np.float32)
     normals = _outward_normals(ndimage.gaussian_filter(signed, 2.0 / spacing), points, spacing)
     steps = np.arange(-INWARD_MM, OUTWARD_MM + 1e-3, SAMPLE_STEP_MM)
     profiles = np.stack([ndimage.map_coordinates(values, (points + step * normals / spacing).T, order=1, mode="nearest")
@@ -70,7 +70,7 @@ def move_to_skull_edge(image: np.ndarray, mask: np.ndarray, spacing) -> np.ndarr
     # normalised convolution: the shifts, known on the surface, averaged over it and carried to the voxels nearby
     known = np.zeros(inside.shape, np.float32)
     weight = np.zeros(inside.shape, np.float32)
-    where = tuple(np.argwhere(surface).T)
+    where = tuple(surface.T)
     known[where], weight[where] = shifts, 1.0
     sigma = SMOOTHING_MM / spacing
     smoothed_weight = ndimage.gaussian_filter(weight, sigma)
