@@ -89,7 +89,7 @@ def test_a_real_single_subject_with_skull(tmp_path):
 
 def test_the_surface_moves_onto_the_skull_where_the_image_shows_one(average_head):
     """ITK's real subject: its brain mask grown by 2 voxels (4-6 mm, into the bone) comes back to the inner edge of
-    the skull, and the mask itself stays where it is; on an average of many heads, whose skull is blurred away, the
+    the skull, one shrunk by a voxel moves out to it, and the mask itself stays where it is; on an average of many heads, whose skull is blurred away, the
     surface does not move."""
     from scipy import ndimage
 
@@ -100,7 +100,13 @@ def test_the_surface_moves_onto_the_skull_where_the_image_shows_one(average_head
     grown = ndimage.binary_dilation(reference, iterations=2)
     moved = move_to_skull_edge(image.as_float32(), grown, image.grid.spacing)
     assert dice(grown, reference) < 0.92 and dice(moved, reference) >= 0.945  # measured 0.912 -> 0.953
-    assert dice(move_to_skull_edge(image.as_float32(), reference, image.grid.spacing), reference) >= 0.99  # 0.994
+    # (the twin is a brain mask: reaching 8 mm out, a little of the fluid beyond it is taken, +36 / -23 mL; 0.994
+    # when the search reached 5 mm)
+    assert dice(move_to_skull_edge(image.as_float32(), reference, image.grid.spacing), reference) >= 0.975  # 0.981
+    # a mask that stops one voxel (2-3 mm) short of the fluid around the brain moves out to the bone (the search
+    # reaches 8 mm out; with 5 mm it stayed where it was, 0.952)
+    shrunk = ndimage.binary_erosion(reference)
+    assert dice(move_to_skull_edge(image.as_float32(), shrunk, image.grid.spacing), reference) >= 0.96  # 0.969
     centred = image.as_float32() - image.as_float32().mean()  # an image normalised to zero mean: the same edge
     assert dice(move_to_skull_edge(centred, grown, image.grid.spacing), moved) >= 0.99
     head, mask = average_head
