@@ -15,6 +15,14 @@ finer grid. On the tuning head (FreeSurfer mni305, placed; 2x2x2 mm -> 1 mm) `cn
 over B-spline; adapted for 30 steps (learning rate 1e-4) +3.79, 60 steps +3.69, 150 steps +3.34, 60 steps at 5e-5
 +3.80, 100 at 5e-5 +3.65: hence 30 steps, 16 s of fitting on 2 cores.
 
+Patches of an isotropic scan are 24 voxels a side (``PATCH_ISOTROPIC``; thick slices keep ``PATCH``, 40). Measured
+on 2026-12-04 on the same tuning head (mni305 placed, 2x2x2 mm -> 1 mm; the isotropic model of today, brain-sr-iso
+0.3.0, gains +3.19 dB inside the head unadapted): 30 steps of 40^3 patches +5.10 dB, 32^3 +5.15, 24^3 +5.04; one step
+of two patches takes 1.6 / 0.9 / 0.35 s on the 2 cores, so the fitting falls from about 48 s to 10 s, which is what
+brings `auto` on an isotropic head within a minute on this slow machine (heads-sr/file-to-file.md). (On thick slices,
+1x1x4 mm of the same head, 32^3 patches gained +5.43 dB against +4.62 for 40^3; not adopted for lack of a
+measurement on the validation head in time: a change there can change what `auto` takes for thick slices.)
+
 Uncertainty: the expected absolute error, from how far the result departs from interpolation of the scan,
 calibrated on the scan's own pairs (as for `self`; methods/uncertainty.py).
 """
@@ -38,6 +46,8 @@ STEPS = 60
 #: fine-tuning steps for an isotropic scan (see above)
 STEPS_ISOTROPIC = 30
 PATCH = 40
+#: patch edge for an isotropic scan's pairs (see above)
+PATCH_ISOTROPIC = 24
 BATCH = 2
 LEARNING_RATE = 1e-4
 
@@ -83,6 +93,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     network.train()
     optimizer = torch.optim.Adam(network.parameters(), lr=LEARNING_RATE)
     fit = progress.sub(0.0, 0.5)
+    patch = PATCH_ISOTROPIC if isotropic else PATCH
     for step in range(int(steps)):
         progress.check_cancel()
         xs, ys = [], []
@@ -91,7 +102,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
             low, high, _ = pairs[which]
             mask = foreground if isotropic else np.moveaxis(foreground, inplane[which], -1)
             for _attempt in range(10):
-                size = [min(PATCH, n) for n in low.shape]  # (a thin scan's slice axis may hold fewer voxels)
+                size = [min(patch, n) for n in low.shape]  # (a thin scan's slice axis may hold fewer voxels)
                 start = [int(rng.integers(0, n - m + 1)) for n, m in zip(low.shape, size)]
                 window = tuple(slice(s, s + m) for s, m in zip(start, size))
                 if mask[window].mean() > 0.1:
