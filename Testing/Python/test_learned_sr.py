@@ -92,7 +92,7 @@ def test_auto_follows_the_shipped_evidence_and_names_it(held_out, monkeypatch):
     iso = degrade(held_out, Acquisition(factors=(2.0, 2.0, 2.0), sampling="box"))
     choice = auto.run(iso, held_out.grid, device="cpu").metadata["auto_choice"]
     assert choice.startswith("adapt (ranked 1 of 2 for isotropic scans") and worst["isotropic"] in choice, choice
-    assert worst["isotropic"] == "+3.43 dB inside the head"  # the 2026-12-03 20:36 UTC heads-sr run (03:58 to 14:43: +3.36)
+    assert worst["isotropic"] == "+3.30 dB inside the head"  # the 2026-12-04 06:16 UTC heads-sr run (24^3 patches; 20:36: +3.43)
     # without shipped evidence: the default order, a covering cnn first, and auto says so
     monkeypatch.setattr(self_sr, "auto_preferences", lambda: {})
     choice = auto.run(low, held_out.grid, device="cpu").metadata["auto_choice"]
