@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gan", action="store_true", help="sr: adversarial fine-tuning of a supervised network (needs --init)")
     p.add_argument("--init", help="start from a checkpoint folder or a catalog model (continued training, or sr --gan's generator)")
     p.add_argument("--patch", type=int, default=32, help="sr: training patch side, voxels (32)")
+    p.add_argument("--consistent", action="store_true",
+                   help="sr: score the network after data consistency, as inference delivers it (the L1 on what the "
+                        "patch's own acquisition does not measure)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="sr: processes that make the training pairs (0: the training process itself; a GPU wants several)")
     p.add_argument("--real-fraction", type=float, default=0.7,
                    help="segment: share of patches from the real T1, the rest synthetic contrasts (0.7)")
     p.add_argument("--head-fraction", type=float, default=0.0,
@@ -528,8 +533,8 @@ def cmd_segment(args) -> int:
 def cmd_train(args) -> int:
     from .console import progress_bar
 
-    if args.task != "sr" and (args.data or args.gan):
-        raise MedSRError("--data and --gan are options of `medsr train sr`")
+    if args.task != "sr" and (args.data or args.gan or args.consistent or args.workers):
+        raise MedSRError("--data, --gan, --consistent and --workers are options of `medsr train sr`")
     if args.average_weights is not None and args.task == "sr":
         raise MedSRError("--average-weights is an option of `medsr train segment` and `medsr train denoise`")
     if args.average_weights is not None and not 0.0 < args.average_weights < 1.0:
@@ -554,7 +559,8 @@ def cmd_train(args) -> int:
         with progress_bar(f"train sr ({args.kind}{', gan' if args.gan else ''})", not args.quiet and rank == 0) as progress:
             result = train_sr(args.data or [str(sample_path("t1"))], Path(args.output), args.kind, args.steps,
                               args.batch or 4, rate, args.seed, args.device, args.validate_every, args.resume, progress,
-                              gan=args.gan, init=args.init, patch=args.patch, log=print if rank == 0 else (lambda _: None))
+                              gan=args.gan, init=args.init, patch=args.patch, consistent=args.consistent,
+                              workers=args.workers, log=print if rank == 0 else (lambda _: None))
         if rank != 0:
             return 0
     else:

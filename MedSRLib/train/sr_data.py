@@ -18,6 +18,12 @@ contrasts from one scan), gamma, smooth multiplicative bias fields, small
 random rotations (MONAI's RandAffined), flips and in-plane transposes, and Rician noise on
 the low-resolution side.
 
+Consistent pairs (``consistent=True``): each pair also carries, per coarsened
+axis, the orthogonal projector onto what the patch's own acquisition measures
+(the slices whose whole profile lies in the patch) and which of the patch's
+voxels those slices cover, so a loss can score the network's output as
+inference delivers it, after data consistency (train/sr.py).
+
 Hold-out: with two or more volumes the last (in name order) is validation
 only. A single volume is split like the tissue models' data (the MNI T1):
 patches come from below 59 % of the last axis, validation from above 63.5 %.
@@ -36,6 +42,7 @@ from ..errors import MedSRError
 from ..geometry import degrade_and_interpolate
 from ..io import read_volume
 from ..io.formats import FILE_FORMATS
+from ..methods.uncertainty import acquisition_operator
 from ..simulate import add_noise
 from .spatial import RandomMotion
 from .synth import _bias_field
@@ -103,6 +110,16 @@ def load_high_resolution(paths: Sequence[str]) -> Tuple[List[HighResolution], Hi
     return volumes[:-1], volumes[-1]
 
 
+def measured_part(n: int, factor: float, profile: str, start: int, size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(the orthogonal projector onto what the slices lying wholly in fine voxels start..start+size of an ``n``-voxel
+    axis measure, (size, size) float32; which of those voxels the slices cover, (size,) float32 0/1). Data
+    consistency replaces that part of an output by the measurement, so only the rest is the network's to get right."""
+    rows, covered = acquisition_operator(n, factor, profile, start, size)
+    if not len(rows):
+        return np.zeros((size, size), np.float32), np.zeros(size, np.float32)
+    return (np.linalg.pinv(rows) @ rows).astype(np.float32), covered.astype(np.float32)
+
+
 def random_contrast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random intensity curve through (0, 0): monotone (T1-like) or not (T2/PD-like), brightest output 1."""
     knots = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0])
@@ -116,14 +133,21 @@ def random_contrast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class PairMaker:
     """Random (low-resolution interpolated, high-resolution) patches of ``patch`` voxels for a kind of model."""
 
-    def __init__(self, kind: str, patch: int = 32, augment: bool = True):
+    def __init__(self, kind: str, patch: int = 32, augment: bool = True, consistent: bool = False):
         if kind not in KINDS:
             raise MedSRError(f"unknown kind of super-resolution model {kind!r}; choose {' or '.join(KINDS)}")
-        self.kind, self.patch, self.augment = kind, patch, augment
+        self.kind, self.patch, self.augment, self.consistent = kind, patch, augment, consistent
 
-    def __call__(self, sources: List[HighResolution], rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    @property
+    def axes(self) -> List[int]:
+        """The coarsened axes of this kind's pairs."""
+        return [2] if self.kind == "thick-slice" else [0, 1, 2]
+
+    def __call__(self, sources: List[HighResolution], rng: np.random.Generator) -> tuple:
+        """(low, high) patches; with ``consistent``, (low, high, projectors (axes, patch, patch), covered (axes,
+        patch)): per coarsened axis the projector onto the patch's measured part and the voxels it covers."""
         factor, profile = self._factor_and_profile(rng)
-        axes = [2] if self.kind == "thick-slice" else [0, 1, 2]
+        axes = self.axes
         margin = int(np.ceil(6 * factor)) + 2  # the windowed sinc reaches 5 coarse voxels each way
         size = [self.patch + (2 * margin if a in axes else 0) for a in range(3)]
         crop = self._crop(sources, size, rng)
@@ -135,7 +159,11 @@ class PairMaker:
         if self.augment and rng.random() < 0.3:
             degraded = add_noise(np.clip(degraded, 0, None), "rician", float(rng.uniform(0.0, 0.02)), rng)
         centre = tuple(slice(margin, margin + self.patch) if a in axes else slice(None) for a in range(3))
-        return np.ascontiguousarray(degraded[centre], np.float32), np.ascontiguousarray(crop[centre], np.float32)
+        low, high = np.ascontiguousarray(degraded[centre], np.float32), np.ascontiguousarray(crop[centre], np.float32)
+        if not self.consistent:
+            return low, high
+        projectors, covered = zip(*(measured_part(size[a], factor, profile, margin, self.patch) for a in axes))
+        return low, high, np.stack(projectors), np.stack(covered)
 
     def _factor_and_profile(self, rng):
         lo, hi = FACTORS[self.kind]
