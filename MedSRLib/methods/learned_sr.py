@@ -123,7 +123,8 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     unprojected = result
     if data_consistency:
         progress.update(0.95, "data consistency")
-        result = project(result, volume, entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency)
+        result = project(result, volume, entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency,
+                         device=report.device)
     progress.update(1.0, "done")
     if not with_uncertainty:
         return result

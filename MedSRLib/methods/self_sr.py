@@ -145,7 +145,8 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     restored = unprojected = volume.with_array((combined * scale + offset).astype(np.float32), grid, method="self")
     if data_consistency:
         progress.update(0.97, "data consistency")
-        restored = project(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency)
+        restored = project(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency,
+                           device=str(target))
     if not with_uncertainty:
         return restored
     progress.update(0.98, "calibrating the uncertainty on in-plane pairs")

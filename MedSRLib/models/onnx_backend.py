@@ -65,7 +65,8 @@ class OnnxNetwork:
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         array = batch.detach().to("cpu", torch.float32).numpy()
-        return torch.from_numpy(self.session.run(None, {"image": array})[0])
+        # back where the batch came from: the engine blends on its device (CUDA on a GPU machine)
+        return torch.from_numpy(self.session.run(None, {"image": array})[0]).to(batch.device)
 
 
 def onnx_network(name: str, device: str = "auto"):

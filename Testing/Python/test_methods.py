@@ -131,6 +131,21 @@ def test_data_consistency_reproduces_the_input_and_improves_the_sample(t1, sampl
     assert evaluate(t1, consistent)["whole"]["psnr"] > evaluate(t1, restored)["whole"]["psnr"] + 1.0
 
 
+def test_data_consistency_on_a_torch_device_matches_the_numpy_products(t1):
+    """A result from a CUDA device is projected there by the same products through torch: run here through torch
+    on the CPU (the lent GPU ran the CUDA path: Testing/Benchmarks/gpu), it agrees with the numpy projection."""
+    from MedSRLib.methods.consistency import _operators, _project_on_cuda, project
+
+    low = degrade(t1, Acquisition((2, 2, 2), "box"))
+    restored = get("sr", "bspline").run(low, t1.grid, Progress())
+    reference = project(restored, low, "box")
+    corrected, before, after = _project_on_cuda(restored.as_float32(), low.as_float32(),
+                                                _operators(restored, low, "box"), "cpu")
+    assert np.abs(corrected - reference.array).max() < 1e-3 * float(np.abs(reference.array).max())
+    assert abs(before - float(reference.metadata["consistency_residual_before"])) < 1e-3 * before
+    assert after < 1e-3
+
+
 def test_a_cube_of_a_pair_is_made_consistent_with_the_slices_it_holds_whole(t1):
     """The uncertainty calibration of the 3-D networks works on a cube of the scan's pairs: the slices whose whole
     profile lies in the cube are the pair's own, and the cube's restoration re-acquires to them exactly."""

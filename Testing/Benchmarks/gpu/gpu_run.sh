@@ -5,7 +5,7 @@
 #   bash Testing/Benchmarks/gpu/gpu_run.sh OUT DATA_IN [TRAIN_SECONDS]
 # DATA_IN holds a_3t18yo.nii.xz (io.public_heads.load_head('3t18yo') as int16 NIfTI, xz-compressed to travel) and
 # z_mni305.nii.gz (FreeSurfer's mni305.cor.mgz as NIfTI); the MNI T1's axial slices k < 112 are cut here from the
-# bundled sample. OUT gets gpu.json, profiles.txt, log.txt and thick/ and iso/ checkpoint folders.
+# bundled sample. TRAIN_SECONDS 0: the benchmark alone. OUT gets gpu.json, profiles.txt, log.txt and thick/ and iso/ checkpoint folders.
 set -uo pipefail
 OUT=$1; DATA_IN=$2; SECONDS_TRAIN=${3:-290}
 DATA=/tmp/gpu-data; mkdir -p "$DATA" "$OUT"
@@ -25,6 +25,7 @@ write_volume(t1.with_array(np.ascontiguousarray(t1.array[:, :, :112]), Grid((g.s
 PY
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 timeout 210 python3 Testing/Benchmarks/gpu/gpu_bench.py "$OUT" "$DATA" 2>&1 | tee "$OUT/log.txt"
+[ "$SECONDS_TRAIN" -gt 0 ] || exit 0  # the benchmark alone
 FILES=("$DATA/a_3t18yo.nii" "$DATA/b_mni_t1_below_k112.nii.gz" "$DATA/z_mni305.nii.gz")
 DEVICE=$(python3 -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 COMMON=(--consistent --validate-every 1000 --device "$DEVICE" --quiet)
