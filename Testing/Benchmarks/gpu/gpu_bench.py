@@ -239,7 +239,7 @@ def main(out: Path, data: Path) -> None:
     row = {"input": "iso2", "method": "cnn --backend onnxruntime", "fresh_process": fresh_process(arguments)}
     if output.exists():
         row["metadata"] = {k: v for k, v in read_volume(output).metadata.items() if k in ("inference_notes", "model")}
-    report["onnxruntime"] = row
+    report["onnxruntime_backend_run"] = row
     print(json.dumps(row), flush=True)
     (out / "gpu.json").write_text(json.dumps(report, indent=1))
 
