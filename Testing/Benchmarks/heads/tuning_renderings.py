@@ -7,7 +7,8 @@ degrees and shifted -6/8/-10 mm on a grid of its own and rendered T1-, T2- and P
 
     python Testing/Benchmarks/heads/tuning_renderings.py OUTPUT_FOLDER
 
-writes icv_mask.nii.gz, icv_labels.nii.gz and icv-{T1,T2,PD}-like.nii.gz (about a minute on 2 cores).
+writes icv_mask.nii.gz, icv_labels.nii.gz and icv-{T1,T2,PD}-like.nii.gz (run 2026-12-04: 10 min on 2 cores shared
+with a CI run, fetching the heads included; the intracranial mask 1,902 mL).
 """
 
 import sys
