@@ -33,10 +33,10 @@ from ..errors import MedSRError
 from ..inference import predict
 from ..metrics.intensity import default_data_range, psnr_from_mse, ssim_map
 from ..progress import SILENT, Progress
-from . import distributed
-from .loop import load_checkpoint, prepare_run, run_steps, save_checkpoint
 from ..methods.consistency import acquire_array, project_array
 from ..methods.uncertainty import acquisition_operator
+from . import distributed
+from .loop import load_checkpoint, prepare_run, run_steps, save_checkpoint
 from .sr_data import HighResolution, PairMaker, degrade_and_interpolate, load_high_resolution
 
 ARCHITECTURE = {"name": "medsr.ResidualSR", "arguments": {"channels": 32, "blocks": 3, "residual_scale": 0.2}}

@@ -134,12 +134,12 @@ def test_data_consistency_reproduces_the_input_and_improves_the_sample(t1, sampl
 def test_data_consistency_on_a_torch_device_matches_the_numpy_products(t1):
     """A result from a CUDA device is projected there by the same products through torch: run here through torch
     on the CPU (the lent GPU ran the CUDA path: Testing/Benchmarks/gpu), it agrees with the numpy projection."""
-    from MedSRLib.methods.consistency import _operators, _project_on_cuda, project
+    from MedSRLib.methods.consistency import _operators, _project_with_torch, project
 
     low = degrade(t1, Acquisition((2, 2, 2), "box"))
     restored = get("sr", "bspline").run(low, t1.grid, Progress())
     reference = project(restored, low, "box")
-    corrected, before, after = _project_on_cuda(restored.as_float32(), low.as_float32(),
+    corrected, before, after = _project_with_torch(restored.as_float32(), low.as_float32(),
                                                 _operators(restored, low, "box"), "cpu")
     assert np.abs(corrected - reference.array).max() < 1e-3 * float(np.abs(reference.array).max())
     assert abs(before - float(reference.metadata["consistency_residual_before"])) < 1e-3 * before
