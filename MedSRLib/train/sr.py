@@ -131,10 +131,8 @@ def train_sr(
     network, optimizer, schedule, state = prepare_run(ARCHITECTURE, learning_rate, steps, Path(output), resume, target,
                                                       seed, init)
     trained = distributed.wrap(network, processes)
-    rng = np.random.default_rng(seed + 7919 * processes.rank + state["step"])
     pair = validation_pair(validation, kind) if processes.is_main else None
-
-    batches = _pair_batches(maker, sources, batch, rng, workers, seed + 7919 * processes.rank + state["step"])
+    batches = _pair_batches(maker, sources, batch, workers, seed + 7919 * processes.rank + state["step"])
 
     def sample():
         arrays = next(batches)
@@ -174,20 +172,21 @@ class _PairStream(torch.utils.data.IterableDataset):
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([self.seed, 0 if info is None else info.id + 1])
-        while True:
-            pairs = [self.maker(self.sources, rng) for _ in range(self.batch)]
-            yield tuple(np.stack(parts) for parts in zip(*pairs))
+        return _batches(self.maker, self.sources, self.batch, rng)
 
 
-def _pair_batches(maker: PairMaker, sources, batch: int, rng, workers: int, seed: int):
-    """An iterator of batches (tuples of stacked arrays): made here from ``rng`` with ``workers`` 0, else by a
-    DataLoader's ``workers`` processes."""
+def _batches(maker: PairMaker, sources, batch: int, rng):
+    """Endless batches (tuples of stacked arrays) of pairs drawn with ``rng``."""
+    while True:
+        pairs = [maker(sources, rng) for _ in range(batch)]
+        yield tuple(np.stack(parts) for parts in zip(*pairs))
+
+
+def _pair_batches(maker: PairMaker, sources, batch: int, workers: int, seed: int):
+    """An iterator of batches: made here (``workers`` 0, one stream seeded with ``seed``, as before workers existed),
+    else by a DataLoader's ``workers`` processes, each its own stream."""
     if workers <= 0:
-        def here():
-            while True:
-                pairs = [maker(sources, rng) for _ in range(batch)]
-                yield tuple(np.stack(parts) for parts in zip(*pairs))
-        return here()
+        return _batches(maker, sources, batch, np.random.default_rng(seed))
     loader = torch.utils.data.DataLoader(_PairStream(maker, sources, batch, seed), batch_size=None,
                                          num_workers=workers, pin_memory=torch.cuda.is_available(), prefetch_factor=4,
                                          persistent_workers=True)
