@@ -8,14 +8,16 @@ training time exactly what ``medsr sr`` gives it, on patches cut with enough
 margin that the windowed sinc's taps never reach a patch edge.
 
 Kinds of model:
-- ``thick-slice``: one coarse axis (moved last, the canonical orientation),
-  factor 2 to 6, Gaussian (mostly) or box slice profile, random slice phase;
+- ``thick-slice``: one coarse axis (moved last, the canonical orientation), with augmentation any of the
+  source's three axes (axial, coronal and sagittal thick slices; before 2026-12-04 evening always the source's
+  last axis), factor 2 to 6, Gaussian (mostly) or box slice profile, random slice phase;
 - ``isotropic``: every axis coarsened by about 2, box (mostly) or Gaussian.
 
 Augmentation, so the models do not learn the training volume's contrast:
 random monotone or non-monotone intensity curves (T1-, T2- and PD-like
 contrasts from one scan), gamma, smooth multiplicative bias fields, small
-random rotations (MONAI's RandAffined), flips and in-plane transposes, and Rician noise on
+random rotations (MONAI's RandAffined), the thick axis along any of the source's axes, flips and
+in-plane transposes, and Rician noise on
 the low-resolution side.
 
 Consistent pairs (``consistent=True``): each pair also carries, per coarsened
@@ -150,7 +152,11 @@ class PairMaker:
         axes = self.axes
         margin = int(np.ceil(6 * factor)) + 2  # the windowed sinc reaches 5 coarse voxels each way
         size = [self.patch + (2 * margin if a in axes else 0) for a in range(3)]
-        crop = self._crop(sources, size, rng)
+        # the source's axis that becomes the coarse one: any of the three for a thick-slice model (axial, coronal
+        # or sagittal thick slices of the same head), moved last as inference moves the thick axis
+        thick = int(rng.integers(3)) if self.augment and self.kind == "thick-slice" else 2
+        size[2], size[thick] = size[thick], size[2]
+        crop = np.moveaxis(self._crop(sources, size, rng), thick, 2)
         if self.augment:
             crop = self._augment(crop, rng)
         degraded = crop

@@ -155,3 +155,24 @@ def test_consistent_training_reports_figures_after_data_consistency(hr_file, tmp
     assert figures["network_consistent_psnr_db"] > figures["network_psnr_db"]
     with pytest.raises(MedSRError, match="--consistent"):
         train_sr([str(hr_file)], tmp_path / "g", gan=True, init="brain-sr-thick", consistent=True, device="cpu")
+
+
+def test_thick_slice_pairs_take_their_thick_axis_along_any_axis_of_the_source():
+    """A thick-slice model meets axial, coronal and sagittal thick slices: with augmentation the coarse (last) axis of
+    a pair comes from each of the source's three axes, not only from its last. Synthetic stripes (an invariant, not
+    a quality claim) that vary along the source's first axis only show which source axis each pair's axes came from."""
+    from MedSRLib.train.sr_data import HighResolution
+
+    stripes = 0.5 + 0.4 * np.sin(2 * np.pi * np.arange(100) / 7.0)
+    array = np.broadcast_to(stripes[:, None, None], (100, 100, 120)).astype(np.float32).copy()
+    source = HighResolution("stripes", array, train_end=112, validate_start=116)
+    maker, rng = PairMaker("thick-slice", patch=16, augment=True), np.random.default_rng(0)
+    along = []
+    for _ in range(45):
+        _, high = maker([source], rng)
+        spread = [np.ptp(high.mean(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
+        along.append(int(np.argmax(spread)))
+    assert along.count(2) >= 6  # the striped axis became the thick one: about a third of the pairs
+    assert along.count(0) + along.count(1) >= 20
+    unaugmented = PairMaker("thick-slice", patch=16, augment=False)
+    assert all(np.ptp(unaugmented([source], rng)[1].mean(axis=(0, 1))) < 1e-6 for _ in range(5))
