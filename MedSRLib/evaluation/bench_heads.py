@@ -3,8 +3,8 @@
 Validation heads (none used to build the atlas or train the tissue network):
 
 * FreeSurfer's 711-2C average head (256^3 at 1 mm, skull, scalp, neck), reference brain mask its intracranial mask
-  711-2B, reference tissues the MNI grey/white-matter maps carried onto it by registration inside 711-2B
-  (strip/head_reference.py); once as distributed and once placed as a scanner would (rotated by 12, -10 and
+  711-2B, reference tissues the MNI grey/white-matter maps carried onto it by ANTs SyN registration inside 711-2B
+  (strip/head_reference.py; before 2026-12-04 evening by a SimpleITK B-spline); once as distributed and once placed as a scanner would (rotated by 12, -10 and
   15 degrees, shifted by 7, -11, 9 mm, sampled on a sagittal 1 mm grid of its own);
 * ITK's KmeansTest subject (a single real subject, 2x2x3 mm, field of view cut at the chin), reference mask its
   skull-stripped twin (brain masks only: it has no tissue reference).
@@ -56,6 +56,7 @@ RENDERINGS = {
 BOUND = "bound: the best 2 thresholds, chosen on the reference itself"
 #: medsr's tissue labelling alone: the reference brain mask given (``medsr segment --mask``), as Otsu's row is given it
 GIVEN_MASK = "medsr given the reference mask (--mask)"
+EARLIER_REFERENCE = "against the earlier B-spline reference"
 ATROPOS_MISSING = "deepbet + N4 + Atropos 3-class (antspyx is not installed: pip install -e '.[bench]')"
 
 
@@ -190,7 +191,7 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
     output = Path(output)
     refuse_existing_report(output, "heads", overwrite)
     progress.update(0.0, "loading the held-out heads and their references")
-    reference = reference_tissues()
+    reference = reference_tissues(registration="syn")
     head, mask = reference["head"], load_head("711-2b")
     centre = centre_of(head.grid)
     motion = scanner_placement(centre=centre)
@@ -245,9 +246,17 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
             row["3-class Otsu inside the reference mask"] = tissue_figures(reference_labels, otsu, brain, voxel_ml)
             best = best_threshold_tissues(volume, brain, reference_labels)
             row[BOUND] = tissue_figures(reference_labels, best, brain, voxel_ml)
+        if "labels_bspline" in truth:  # the real T1 against the reference of the runs before 2026-12-04 evening too
+            earlier = truth["labels_bspline"].array
+            row[f"medsr, {EARLIER_REFERENCE}"] = tissue_figures(earlier, labels, brain, voxel_ml)
+            if volume.grid == truth["labels"].grid:
+                row[f"bound, {EARLIER_REFERENCE}"] = tissue_figures(earlier, best_threshold_tissues(volume, brain, earlier),
+                                                                    brain, voxel_ml)
         tissues[name] = row
 
-    native = {"head": head, "mask": mask, "labels": reference["labels"]}
+    earlier = reference_tissues()["labels"]  # the B-spline reference (strip/head_reference.py)
+    native = {"head": head, "mask": mask, "labels": reference["labels"], "labels_bspline": earlier}
+    real_placed = dict(placed, labels_bspline=place(earlier, motion, grid, labels=True))
     progress.update(0.05, "brain masks")
     mask_case("711-2C as distributed (1 mm)", head, mask.array > 0, True)
     mask_case("711-2C placed as a scanner would (rotated, shifted, sagittal 1 mm grid)", placed["head"], placed["mask"].array > 0, True)
@@ -258,11 +267,11 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
         mask_case(f"711-2C placed, {name} rendering", image, placed["mask"].array > 0, name.startswith("T1"))
     progress.update(0.3, "tissues")
     tissue_case("711-2C as distributed (1 mm, 256^3)", head, native)
-    tissue_case("711-2C placed as a scanner would", placed["head"], placed)
+    tissue_case("711-2C placed as a scanner would", placed["head"], real_placed)
     for name, image in renderings.items():
         tissue_case(f"711-2C placed, {name} rendering", image, dict(placed, head=image))
     thick = degrade(placed["head"], Acquisition((1, 1, 4), "gaussian"))
-    tissue_case("711-2C placed, 1x1x4 mm thick slices (Gaussian profile), --sr auto", thick, placed, super_resolution="auto")
+    tissue_case("711-2C placed, 1x1x4 mm thick slices (Gaussian profile), --sr auto", thick, real_placed, super_resolution="auto")
     # the same against exact labels: the T1-like rendering acquired in thick slices
     thick_t1 = degrade(renderings["T1-like"], Acquisition((1, 1, 4), "gaussian"))
     tissue_case("711-2C placed, T1-like rendering, 1x1x4 mm thick slices (Gaussian profile), --sr auto", thick_t1,
@@ -298,7 +307,8 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
                                 "deepbet 1.0.2 (trained by its authors on their own T1-weighted scans, none of these heads)",
                        "tissue_network": "brain-tissue (trained on the MNI ICBM152 2009a template only)"},
         "validated_on": {"711-2C": "FreeSurfer 711-2C average head; brain reference 711-2B intracranial mask; tissue "
-                                   "reference: MNI GM/WM maps carried onto 711-2C by affine + B-spline registration, inside 711-2B",
+                                   "reference: MNI GM/WM maps carried onto 711-2C by ANTs SyN registration (affine, then diffeomorphic) of the "
+                                   "MNI T1 onto 711-2C inside 711-2B",
                          "ITK subject": "ITK KmeansTest T1 (2x2x3 mm); brain reference: its skull-stripped twin"},
         "placement": "rotated 12, -10, 15 degrees about x, y, z through the head's centre, shifted 7, -11, 9 mm, on a "
                      "sagittal 1 mm grid (i anterior->posterior, j superior->inferior, k right->left)",
@@ -320,8 +330,8 @@ def _markdown(payload: dict) -> str:
              f"Built from: atlas = {payload['built_from']['atlas']}; tissue network = {payload['built_from']['tissue_network']}.", "",
              "Validated on (never used to build either): " + "; ".join(f"{k}: {v}" for k, v in payload["validated_on"].items()) + ".", "",
              f"Placement: {payload['placement']}.", "",
-             "## Brain masks", "", "`medsr`: the placed atlas's brain averaged with the T1 network's (deepbet's) where their masks "
-             "agree by a Dice of 0.9 or more, else the atlas's alone (the agreement in brackets), then its surface moved "
+             "## Brain masks", "", "`medsr`: the placed atlas's brain joined with the T1 network's (deepbet's; the network weighs 2/3) "
+             "where their masks agree by a Dice of 0.9 or more, else the atlas's alone (the agreement in brackets), then its surface moved "
              "onto the skull's inner edge where the image shows one (the change in mL in brackets); `medsr, atlas only`: "
              "the same without the T1 network.", "",
              "| head | reference mL | method | Dice | mL | time (s) |", "|---|---:|---|---:|---:|---:|"]
@@ -333,7 +343,7 @@ def _markdown(payload: dict) -> str:
                 if r.get("mask_from"):
                     agreement = r.get("t1_network_agreement")
                     moved = r.get("skull_edge_ml")
-                    note = " (" + ("atlas + T1 network" if r["mask_from"].startswith("mean") else "atlas alone") + \
+                    note = " (" + ("atlas alone" if r["mask_from"].startswith("atlas") else "atlas + T1 network") + \
                         (f", agreement {agreement:.3f}" if agreement is not None else "") + \
                         (f", skull edge {moved:+.0f} mL" if moved is not None else "") + ")"
                 lines.append(f"| {name} | {row['reference_ml']:.0f} | {method}{note} | {r['dice']:.4f} | {r['ml']:.0f} | {r['seconds']:.1f} |")
@@ -355,6 +365,9 @@ def _markdown(payload: dict) -> str:
               f"does `{GIVEN_MASK}`, medsr's own labelling given that mask as `medsr segment --mask` takes one.",
               "The bound rows are not a method: the two intensity thresholds (and the tissue given to each of the three "
               "intervals) that agree best with the reference, chosen on the reference itself inside its own mask; no labelling "
-              "that reads intensity alone can score above them against that reference."]
+              "that reads intensity alone can score above them against that reference.",
+              f"Rows `{EARLIER_REFERENCE}`: the real T1's labels scored against the reference of the runs before "
+              "2026-12-04 evening (the MNI maps carried by SimpleITK's affine + B-spline registration instead of ANTs SyN; "
+              "strip/head_reference.py), so the figures can be followed across runs."]
     lines += [f"Not run: {peer}." for peer in payload.get("peers_not_run", [])]
     return "\n".join(lines) + "\n"

@@ -55,6 +55,23 @@ def test_the_mask_of_a_held_out_head_placed_as_a_scanner_would(placed_head, stri
     assert np.array_equal(sitk.GetArrayFromImage(sitk.BinaryFillhole(image)), mask.array.T)
 
 
+def test_where_the_t1_network_is_sure_the_atlas_does_not_overrule_it(placed_head):
+    """Joined where they agree, the atlas decides only where the T1 network doubts (probability 0.25-0.75): a sure
+    network's brain stays brain and its background stays background (before the skull edge moves the surface)."""
+    from MedSRLib.strip import t1_network
+
+    head, _ = placed_head
+    network = t1_network.brain_probability(head)
+    mask = extract_brain(head, skull_edge=False).mask.array > 0
+    atlas_only = extract_brain(head, t1_network=False, skull_edge=False).mask.array > 0
+    sure_in, sure_out = network > 0.75, network < 0.25
+    # the two disagree on some sure voxels (else this test could not fail) ...
+    assert np.count_nonzero(sure_in & ~atlas_only) > 1000 and np.count_nonzero(sure_out & atlas_only) > 1000
+    # ... and there the network's answer stands (the largest component kept and holes filled: a few voxels)
+    assert np.count_nonzero(sure_in & ~mask) <= 0.002 * np.count_nonzero(sure_in)
+    assert np.count_nonzero(sure_out & mask) <= 0.002 * np.count_nonzero(mask)
+
+
 def test_the_mask_follows_the_head_not_the_grid(average_head, placed_head, stripped_placed):
     """Stripping the head where it came from and carrying the mask along gives the mask of the placed head."""
     head, _ = average_head
@@ -81,7 +98,7 @@ def test_a_real_single_subject_with_skull(tmp_path):
     assert report["intracranial_ml"] == pytest.approx(mask.array.sum() * 12 / 1000)
     # the T1 network agreed with the atlas, so their mean made the mask, and it beats the atlas alone
     # (measured 0.957 against 0.936)
-    assert report["evidence"]["mask_from"].startswith("mean of the atlas")
+    assert report["evidence"]["mask_from"].startswith("the T1 network's brain probability")
     assert abs(report["evidence"]["skull_edge_ml"]) < 50  # the surface was moved onto the skull: by +2 mL here
     atlas_only = extract_brain(image, t1_network=False)
     assert dice(mask.array, reference.array) > dice(atlas_only.mask.array, reference.array) + 0.01
@@ -233,7 +250,7 @@ def test_thick_slices_along_any_axis_keep_the_mask(average_head):
     reference = resample_to_grid(mask.array.astype(np.float32), mask.grid, low.grid, "linear") > 0.5
     both, atlas_only = extract_brain(low), extract_brain(low, t1_network=False)
     assert both.mask.grid == low.grid
-    assert both.evidence["mask_from"].startswith("mean of the atlas")
+    assert both.evidence["mask_from"].startswith("the T1 network's brain probability")
     assert dice(both.mask.array, reference) >= 0.94
     assert dice(both.mask.array, reference) > dice(atlas_only.mask.array, reference)
 
