@@ -4,8 +4,9 @@ Validation heads (none used to build the atlas or train the tissue network):
 
 * FreeSurfer's 711-2C average head (256^3 at 1 mm, skull, scalp, neck), reference brain mask its intracranial mask
   711-2B, reference tissues the MNI grey/white-matter maps carried onto it by ANTs SyN registration inside 711-2B
-  (strip/head_reference.py; before 2026-12-04 evening by a SimpleITK B-spline); once as distributed and once placed as a scanner would (rotated by 12, -10 and
-  15 degrees, shifted by 7, -11, 9 mm, sampled on a sagittal 1 mm grid of its own);
+  (strip/head_reference.py; before 2026-12-04 evening by a SimpleITK B-spline, still scored for the real T1); once
+  as distributed and once placed as a scanner would (rotated by 12, -10 and 15 degrees, shifted by 7, -11, 9 mm,
+  sampled on a sagittal 1 mm grid of its own);
 * ITK's KmeansTest subject (a single real subject, 2x2x3 mm, field of view cut at the chin), reference mask its
   skull-stripped twin (brain masks only: it has no tissue reference).
 

@@ -1,6 +1,7 @@
 """Brain extraction: the atlas placed on the scan, its brain carried onto the scan's own grid (joined with the
 T1 network's brain where the two agree: the atlas decides where the network doubts), its surface moved onto the
-skull's inner edge where the image shows one, and a refusal, with the reason, when the evidence in the image says there is no head in it."""
+skull's inner edge where the image shows one, and a refusal, with the reason, when the evidence in the image says
+there is no head in it."""
 
 from __future__ import annotations
 
