@@ -64,6 +64,11 @@ class HighResolution:
     train_end: int  # training patches lie below this index of the last axis
     validate_start: int  # validation is measured from this index of the last axis
 
+    @property
+    def limits(self) -> List[int]:
+        """How far training patches may reach along each axis (the last axis: up to ``train_end``)."""
+        return [self.array.shape[0], self.array.shape[1], self.train_end]
+
     @cached_property
     def head_box(self) -> Tuple[np.ndarray, np.ndarray]:
         """First and last index, per axis, of the non-background voxels in the training part."""
@@ -152,11 +157,16 @@ class PairMaker:
         axes = self.axes
         margin = int(np.ceil(6 * factor)) + 2  # the windowed sinc reaches 5 coarse voxels each way
         size = [self.patch + (2 * margin if a in axes else 0) for a in range(3)]
-        # the source's axis that becomes the coarse one: any of the three for a thick-slice model (axial, coronal
-        # or sagittal thick slices of the same head), moved last as inference moves the thick axis
-        thick = int(rng.integers(3)) if self.augment and self.kind == "thick-slice" else 2
-        size[2], size[thick] = size[thick], size[2]
-        crop = np.moveaxis(self._crop(sources, size, rng), thick, 2)
+        source = sources[int(rng.integers(len(sources)))]
+        # the source's axis that becomes the coarse one: for a thick-slice model any of the three that is long
+        # enough (axial, coronal or sagittal thick slices of the same head), moved last as inference moves it
+        thick = 2
+        if self.augment and self.kind == "thick-slice":
+            long_enough = [a for a, n in enumerate(source.limits) if n >= size[2]]
+            thick = int(rng.choice(long_enough)) if long_enough else 2
+        reach = list(size)  # the crop's size in the source's axis order
+        reach[2], reach[thick] = size[thick], size[2]
+        crop = np.moveaxis(self._crop(source, reach, rng), thick, 2)
         if self.augment:
             crop = self._augment(crop, rng)
         degraded = crop
@@ -177,10 +187,9 @@ class PairMaker:
         gaussian_share = 0.8 if self.kind == "thick-slice" else 0.4
         return factor, "gaussian" if rng.random() < gaussian_share else "box"
 
-    def _crop(self, sources: List[HighResolution], size, rng) -> np.ndarray:
-        source = sources[int(rng.integers(len(sources)))]
+    def _crop(self, source: HighResolution, size, rng) -> np.ndarray:
         array = source.array
-        limits = [array.shape[0], array.shape[1], source.train_end]
+        limits = source.limits
         if any(s > n for s, n in zip(size, limits)):
             raise MedSRError(f"{source.name} is too small for {self.patch}-voxel training patches of this kind")
         lo, hi = source.head_box  # most patches touch the head: start around its bounding box

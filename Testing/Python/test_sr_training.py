@@ -176,3 +176,10 @@ def test_thick_slice_pairs_take_their_thick_axis_along_any_axis_of_the_source():
     assert along.count(0) + along.count(1) >= 20
     unaugmented = PairMaker("thick-slice", patch=16, augment=False)
     assert all(np.ptp(unaugmented([source], rng)[1].mean(axis=(0, 1))) < 1e-6 for _ in range(5))
+    # consistent pairs project onto what each 32-voxel patch measured along its thick axis (some slices, never all),
+    # wherever that axis came from
+    large = HighResolution("stripes", np.pad(array, ((10, 10), (10, 10), (20, 20)), mode="wrap"), 150, 154)
+    consistent = PairMaker("thick-slice", patch=32, augment=True, consistent=True)
+    for _ in range(12):
+        _, _, projectors, covered = consistent([large], rng)
+        assert 0.5 < np.trace(projectors[0]) < 32 and covered.shape == (1, 32)
