@@ -74,7 +74,7 @@ class HighResolution:
         """First and last index, per axis, of the non-background voxels in the training part."""
         inside = np.argwhere(self.array[:, :, : self.train_end] > 0.1)
         if not len(inside):
-            return np.zeros(3, int), np.array([*self.array.shape[:2], self.train_end]) - 1
+            return np.zeros(3, int), np.array(self.limits) - 1
         return inside.min(axis=0), inside.max(axis=0)
 
 
