@@ -17,6 +17,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .atlas import load_atlas
 from .registration import fit_atlas
+from .contrast import tissue_contrast
 from .skull_edge import move_to_skull_edge
 
 #: a head's intracranial volume lies well inside this range (mL); adults measure about 1,100-1,900
@@ -40,6 +41,12 @@ MIN_NETWORK_AGREEMENT = 0.9
 #: of 3T18yo (Testing/Benchmarks/heads/tuning_renderings.py) 0.9490 -> 0.9592, 0.9779 -> 0.9792, 0.9760 -> 0.9814;
 #: the network alone (share 1) 0.9539, 0.9592, 0.9788, 0.9813
 NETWORK_SHARE = 2.0 / 3.0
+#: ... in a scan that is not T1-weighted (strip/contrast.py; deepbet learnt T1-weighted heads only): an even share.
+#: Measured on the tuning heads (not validation heads) with the skull edge, even share -> 2/3: mni305 placed anew,
+#: T2- and PD-like renderings (SyN-made reference) 0.9443 -> 0.8926 and 0.9525 -> 0.9307 (the network grew the mask
+#: by 270 and 130 mL into the blurred band outside this average's brain); 3T18yo's renderings 0.9775 -> 0.9794 and
+#: 0.9762 -> 0.9816; the atlas alone 0.9485, 0.9464, 0.9710, 0.9688
+OTHER_CONTRAST_NETWORK_SHARE = 0.5
 
 
 class NoBrainFound(MedSRError):
@@ -66,7 +73,8 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
     grid: one connected component, holes filled. Raises :class:`NoBrainFound` when there is no head in it.
 
     The placed atlas's brain probability is joined with the T1 network's (``t1_network``, when deepbet is
-    installed; the network's share is NETWORK_SHARE) if their masks agree by a Dice of at least
+    installed; the network's share is NETWORK_SHARE in a T1-weighted scan, OTHER_CONTRAST_NETWORK_SHARE in any
+    other, as the scan's own tissue intensities say: strip/contrast.py) if their masks agree by a Dice of at least
     MIN_NETWORK_AGREEMENT; otherwise the atlas's stands alone.
     The evidence says which. With ``skull_edge`` the mask's surface is then moved onto the inner edge of the skull
     where the image shows one (strip/skull_edge.py; the evidence gives the change in mL)."""
@@ -88,9 +96,12 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
     probability = sitk.GetArrayFromImage(sitk.Resample(atlas.brain, scan, fit.transform, sitk.sitkLinear, 0.0,
                                                        sitk.sitkFloat32)).T
     evidence = {"mutual_information": fit.metric, "atlas_scale": [1.0 / s for s in fit.scales]}
+    contrast = tissue_contrast(fit.coarse_scan, atlas.brain, fit.transform)
+    evidence["contrast"] = contrast.describe()
     if t1_network:
         progress.update(0.88, "a second opinion: the T1 brain network")
-        probability, evidence["mask_from"], agreement = _with_t1_network(volume, probability)
+        share = NETWORK_SHARE if contrast.t1_weighted else OTHER_CONTRAST_NETWORK_SHARE
+        probability, evidence["mask_from"], agreement = _with_t1_network(volume, probability, share)
         if agreement is not None:
             evidence["t1_network_agreement"] = agreement
     else:
@@ -117,8 +128,9 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
     return BrainMask(volume.with_array(array, kind="labels", brain_mask="medsr strip"), millilitres, evidence, fit.transform)
 
 
-def _with_t1_network(volume: Volume, atlas_probability: np.ndarray):
-    """(brain probability, where it came from, the masks' Dice agreement or None)."""
+def _with_t1_network(volume: Volume, atlas_probability: np.ndarray, share: float):
+    """(brain probability, where it came from, the masks' Dice agreement or None); the network weighs ``share``
+    where it joins the atlas."""
     from . import t1_network
 
     network = t1_network.brain_probability(volume)
@@ -130,9 +142,9 @@ def _with_t1_network(volume: Volume, atlas_probability: np.ndarray):
     if agreement < MIN_NETWORK_AGREEMENT:
         return atlas_probability, (f"atlas (the T1 network's brain agreed by a Dice of only {agreement:.2f}, below "
                                    f"{MIN_NETWORK_AGREEMENT}: not a contrast it reads)"), agreement
-    joined = NETWORK_SHARE * network + (1.0 - NETWORK_SHARE) * atlas_probability
-    return joined, (f"the T1 network's brain probability ({NETWORK_SHARE:.2f}) joined with the atlas's "
-                    f"({1.0 - NETWORK_SHARE:.2f}): the atlas decides where the network doubts"), agreement
+    joined = share * network + (1.0 - share) * atlas_probability
+    return joined, (f"the T1 network's brain probability ({share:.2f}) joined with the atlas's "
+                    f"({1.0 - share:.2f}): the atlas decides where the network doubts"), agreement
 
 
 def place_atlas(volume: Volume, progress: Progress = SILENT) -> Optional[sitk.Transform]:

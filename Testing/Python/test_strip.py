@@ -72,6 +72,22 @@ def test_where_the_t1_network_is_sure_the_atlas_does_not_overrule_it(placed_head
     assert np.count_nonzero(sure_out & mask) <= 0.002 * np.count_nonzero(mask)
 
 
+def test_the_t1_network_has_less_say_in_a_scan_that_is_not_t1_weighted(placed_head, stripped_placed):
+    """The scan's own tissue order decides the T1 network's share: 2/3 in the T1-weighted head, an even share once
+    the brain's order is reversed as in T2- and PD-weighted scans (CSF brightest), scalp and skull unchanged."""
+    head, reference = placed_head
+    assert stripped_placed.evidence["contrast"].startswith("T1-weighted")
+    assert "brain probability (0.67)" in stripped_placed.evidence["mask_from"]
+    values = head.as_float32()
+    inside = reference.array > 0
+    reversed_brain = np.where(inside, 1.15 * np.percentile(values[inside], 99) - 0.6 * values, values)
+    other = extract_brain(head.with_array(reversed_brain.astype(np.float32)))
+    assert other.evidence["contrast"].startswith("not T1-weighted")
+    assert other.evidence["t1_network_agreement"] >= 0.9  # the network still joins, with half the say
+    assert "brain probability (0.50)" in other.evidence["mask_from"]
+    assert dice(other.mask.array, reference.array) >= 0.95
+
+
 def test_the_mask_follows_the_head_not_the_grid(average_head, placed_head, stripped_placed):
     """Stripping the head where it came from and carrying the mask along gives the mask of the placed head."""
     head, _ = average_head
