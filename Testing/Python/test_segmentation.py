@@ -84,6 +84,28 @@ def test_the_intensity_model_keeps_probabilities_and_background(held_out):
     assert not fit.applied and "overlap in intensity" in fit.reason and same is flat
 
 
+def test_a_tissue_widened_by_partial_volume_does_not_claim_its_neighbours_intensities():
+    """One spread for every tissue: where two tissues are equally expected, the boundary lies half-way between their
+    fitted means, however wide one of them is (a sulcal CSF class mixed with cortex is wide; fitted with its own
+    spread it took the darker half of the cortex: here the boundary would lie 0.1 above the midpoint)."""
+    from MedSRLib.methods.intensity_model import refine_with_intensity_model
+
+    rng = np.random.default_rng(0)
+    wide, narrow = rng.normal(0.2, 0.12, 20000), rng.normal(0.6, 0.03, 20000)
+    probes = np.linspace(0.25, 0.6, 351)  # a few voxels between the two, expected as either tissue alike
+    image = np.concatenate([wide, narrow, probes]).astype(np.float32).reshape(-1, 1, 1)
+    prior = np.full((3, image.shape[0], 1, 1), 0.5, np.float32)
+    prior[0] = 0.0
+    prior[1, :20000], prior[2, :20000] = 0.7, 0.3  # the two tissues' voxels seeded towards the truth, as an atlas does
+    prior[1, 20000:40000], prior[2, 20000:40000] = 0.3, 0.7
+    refined, fit = refine_with_intensity_model(image, prior, tissues=(1, 2), spatial_prior=prior[1:].copy())
+    assert fit.applied and fit.sds[0] > 2 * fit.sds[1]  # the reported spreads are each tissue's own
+    narrow_side = refined[2, 40000:, 0, 0] > refined[1, 40000:, 0, 0]
+    assert not narrow_side[0] and narrow_side[-1] and np.all(np.diff(narrow_side.astype(int)) >= 0)  # one boundary
+    boundary = float(probes[np.argmax(narrow_side)])
+    assert abs(boundary - 0.5 * (fit.means[0] + fit.means[1])) < 0.03
+
+
 def test_the_intensity_model_steps_aside_for_tissues_it_cannot_separate(tissues):
     from MedSRLib.evaluation.bench_segment import SYNTHETIC_CONTRASTS, synthetic_contrast
 
