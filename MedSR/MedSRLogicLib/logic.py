@@ -530,6 +530,8 @@ class MedSRLogic:
             notes = notes + [f"intracranial volume {report['intracranial_ml']:.1f} mL"]
             if report.get("evidence", {}).get("mask_from"):
                 notes = notes + [f"mask from the {report['evidence']['mask_from']}"]
+            if report.get("evidence", {}).get("contrast"):
+                notes = notes + [f"contrast read from the image: {report['evidence']['contrast']}"]
             if request.showResult:
                 _showQuietly(segmentation)
             return Result(segmentation, notes=notes, maskedNode=masked,

@@ -46,7 +46,7 @@ def cmd_strip(args: argparse.Namespace) -> int:
         written.text(report, json.dumps({"intracranial_ml": brain.intracranial_ml, "evidence": brain.evidence}, indent=2) + "\n")
     print(f"{args.output}: brain mask, {brain.intracranial_ml:.0f} mL "
           f"(the placed atlas explains {100 * brain.evidence['explained_variance']:.0f} % of the intensities around it); "
-          f"mask from the {brain.evidence['mask_from']}" +
+          f"mask from the {brain.evidence['mask_from']}; contrast read from the image: {brain.evidence['contrast']}" +
           (f"; its surface moved onto the skull's inner edge ({brain.evidence['skull_edge_ml']:+.0f} mL)"
            if "skull_edge_ml" in brain.evidence else ""))
     return 0

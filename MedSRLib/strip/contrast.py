@@ -29,7 +29,8 @@ MIN_VOXELS = 50
 
 @dataclass(frozen=True)
 class TissueContrast:
-    #: median intensity of CSF, grey and white matter (the scan's units); None where too few voxels were pure
+    #: median intensity of CSF, grey and white matter (the scan's units); NaN where fewer than MIN_VOXELS were pure,
+    #: and then the scan is not taken as T1-weighted (the T1 network gets the smaller share: in doubt, less say)
     medians: Tuple[float, float, float]
     t1_weighted: bool
 

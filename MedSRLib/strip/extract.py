@@ -16,8 +16,8 @@ from ..io.convert import sitk_from_volume
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .atlas import load_atlas
-from .registration import fit_atlas
 from .contrast import tissue_contrast
+from .registration import fit_atlas
 from .skull_edge import move_to_skull_edge
 
 #: a head's intracranial volume lies well inside this range (mL); adults measure about 1,100-1,900
@@ -143,7 +143,7 @@ def _with_t1_network(volume: Volume, atlas_probability: np.ndarray, share: float
         return atlas_probability, (f"atlas (the T1 network's brain agreed by a Dice of only {agreement:.2f}, below "
                                    f"{MIN_NETWORK_AGREEMENT}: not a contrast it reads)"), agreement
     joined = share * network + (1.0 - share) * atlas_probability
-    return joined, (f"the T1 network's brain probability ({share:.2f}) joined with the atlas's "
+    return joined, (f"T1 network's brain probability ({share:.2f}) joined with the atlas's "
                     f"({1.0 - share:.2f}): the atlas decides where the network doubts"), agreement
 
 

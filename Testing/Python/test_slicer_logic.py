@@ -444,6 +444,7 @@ def test_brain_mask_is_a_segmentation_named_after_the_input_with_the_masked_volu
     assert result.node.GetName() == "KmeansTest brain mask"
     assert [name for name, _, _ in segmentLabels(result.node)] == ["brain"]
     assert any(note.startswith("intracranial volume ") and note.endswith(" mL") for note in result.notes)
+    assert "contrast read from the image: T1-weighted (white > grey matter > CSF)" in " ".join(result.notes)
     assert 1000 < result.volumesMl["intracranial (brain mask)"] < 2000  # its skull-stripped twin holds 1,542 mL
     masked = slicer_array(result.maskedNode)
     source = slicer_array(itk_head)

@@ -114,7 +114,7 @@ def test_a_real_single_subject_with_skull(tmp_path):
     assert report["intracranial_ml"] == pytest.approx(mask.array.sum() * 12 / 1000)
     # the T1 network agreed with the atlas, so the two joined made the mask, and it beats the atlas alone
     # (heads benchmark of 2026-12-04 19:55 UTC: 0.962 against 0.948)
-    assert report["evidence"]["mask_from"].startswith("the T1 network's brain probability")
+    assert report["evidence"]["mask_from"].startswith("T1 network's brain probability")
     assert abs(report["evidence"]["skull_edge_ml"]) < 50  # the surface was moved onto the skull: by +2 mL here
     atlas_only = extract_brain(image, t1_network=False)
     assert dice(mask.array, reference.array) > dice(atlas_only.mask.array, reference.array) + 0.01
@@ -267,7 +267,7 @@ def test_thick_slices_along_any_axis_keep_the_mask(average_head):
     reference = resample_to_grid(mask.array.astype(np.float32), mask.grid, low.grid, "linear") > 0.5
     both, atlas_only = extract_brain(low), extract_brain(low, t1_network=False)
     assert both.mask.grid == low.grid
-    assert both.evidence["mask_from"].startswith("the T1 network's brain probability")
+    assert both.evidence["mask_from"].startswith("T1 network's brain probability")
     assert dice(both.mask.array, reference) >= 0.94
     assert dice(both.mask.array, reference) > dice(atlas_only.mask.array, reference)
 
