@@ -178,7 +178,8 @@ def _shared_spread(sds, totals) -> float:
     0.715 -> 0.752, T1-like 0.890 -> 0.892, T2-like 0.818 -> 0.825, PD-like 0.768 -> 0.767; 3T18yo real
     0.748 -> 0.752, T1-like 0.864 -> 0.884, T2-like 0.834 -> 0.848, PD-like 0.808 -> 0.792 (in PD-like images CSF
     lies close above grey matter, and its own narrower spread separated them better); mean 0.806 -> 0.814.
-    Capping CSF's spread at grey matter's instead: 0.813, and PD-like 0.779."""
+    Capping CSF's spread at grey matter's instead: 0.813, and PD-like 0.779; each tissue's own spread capped at the pooled
+    one 0.811, their geometric mean 0.810 (PD-like 0.765 / 0.783 and 0.767 / 0.793)."""
     totals = np.asarray(totals, dtype=np.float64)
     variance = float(np.sum(totals * np.square(np.asarray(sds, dtype=np.float64))) / max(float(totals.sum()), 1e-12))
     return float(np.sqrt(variance))
