@@ -331,7 +331,7 @@ def _markdown(payload: dict) -> str:
              f"Built from: atlas = {payload['built_from']['atlas']}; tissue network = {payload['built_from']['tissue_network']}.", "",
              "Validated on (never used to build either): " + "; ".join(f"{k}: {v}" for k, v in payload["validated_on"].items()) + ".", "",
              f"Placement: {payload['placement']}.", "",
-             "## Brain masks", "", "`medsr`: the placed atlas's brain joined with the T1 network's (deepbet's; the network weighs 2/3 in a T1-weighted scan, 1/2 in another contrast, as the scan's own tissue order says) "
+             "## Brain masks", "", "`medsr`: the placed atlas's brain joined with the T1 network's (deepbet's, averaged with its pass on the left-right mirrored scan; the network weighs 2/3 in a T1-weighted scan, 1/2 in another contrast, as the scan's own tissue order says) "
              "where their masks agree by a Dice of 0.9 or more, else the atlas's alone (the agreement in brackets), then its surface moved "
              "onto the skull's inner edge where the image shows one (the change in mL in brackets); `medsr, atlas only`: "
              "the same without the T1 network.", "",

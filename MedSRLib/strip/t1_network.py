@@ -8,6 +8,12 @@ archives, read by ``torch.jit.load``'s own restricted unpickler (tensors and Tor
 ``torch.load`` it cannot call arbitrary Python), and their sha256 is checked against the pinned release before the
 first load in a process.
 
+The network runs twice, on the scan and on its left-right mirror image, and the two probabilities are averaged
+(test-time augmentation; a brain is nearly symmetric, the network's errors are not), so the probability of a
+mirrored scan is exactly the mirror of the scan's. Measured on the tuning cases (mni305 and 3T18yo placed anew, their
+T1 and T1-, T2-, PD-like renderings, SyN-made references; not validation heads), mean brain-mask Dice 0.9638 ->
+0.9648 (mni305 T2-like +0.0053, six others +0.0001 to +0.0008, 3T18yo's T1 -0.0004), for 2-3 s more per scan.
+
 strip/extract.py averages this probability with the placed atlas's brain where the two agree, and ignores it
 where they do not (a contrast the T1 network was not trained for; see there).
 """
@@ -63,8 +69,8 @@ def _extractor():
 
 
 def brain_probability(volume: Volume) -> Optional[np.ndarray]:
-    """deepbet's brain probability (0-1, float32) on ``volume``'s grid; None when deepbet is not installed or
-    finds no brain box at all (an image it cannot read as a head)."""
+    """deepbet's brain probability (0-1, float32) on ``volume``'s grid, averaged with its left-right mirror's (see
+    above); None when deepbet is not installed or finds no brain box at all (an image it cannot read as a head)."""
     if not available():
         return None
     import nibabel
@@ -75,9 +81,11 @@ def brain_probability(volume: Volume) -> Optional[np.ndarray]:
     orientation = nibabel.io_orientation(image.affine)
     canonical = nibabel.apply_orientation(volume.as_float32(), orientation)  # = nibabel.as_closest_canonical's voxels
     with torch.inference_mode():
-        try:
+        try:  # canonical axis 0 runs from left to right: its reversal is the mirror image
             probability = extractor.run_model(np.ascontiguousarray(canonical))
+            mirrored = extractor.run_model(np.ascontiguousarray(canonical[::-1]))[::-1]
         except ValueError:  # its box network found nothing (argmax of an empty count)
             return None
+        probability = 0.5 * (np.asarray(probability, np.float32) + np.asarray(mirrored, np.float32))
     back = nibabel.orientations.ornt_transform([[0, 1], [1, 1], [2, 1]], orientation)
     return np.ascontiguousarray(nibabel.apply_orientation(probability, back), dtype=np.float32)
