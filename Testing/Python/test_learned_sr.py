@@ -125,10 +125,14 @@ def test_onnx_runtime_agrees_with_torch(held_out, thick_x4):
     assert "ONNX Runtime ran on CPUExecutionProvider" in onnx_result.metadata["inference_notes"]
 
 
-def test_gan_is_an_explicit_choice_on_the_same_grid(held_out, thick_x4):
-    low, _ = thick_x4
+@pytest.mark.parametrize("factors, least_gain", [((1.0, 1.0, 4.0), 2.0), ((4.0, 1.0, 1.0), 1.0)], ids=["axial", "sagittal"])
+def test_gan_beats_bspline_on_held_out_thick_slices_along_any_axis(held_out, factors, least_gain):
+    low = degrade(held_out, Acquisition(factors=factors, sampling="gaussian"))
     result = get("sr", "gan").run(low, held_out.grid, device="cpu")
     assert result.grid == held_out.grid and result.metadata["model"].startswith("brain-sr-thick-gan")
+    bspline = get("sr", "bspline").run(low, held_out.grid, Progress())
+    # measured on this crop with brain-sr-thick-gan 0.3.0: +3.72 dB axial, +1.73 dB sagittal (cnn 0.3.0: +3.64, +1.72)
+    assert _psnr_fg(held_out, result) - _psnr_fg(held_out, bspline) > least_gain
 
 
 def test_cancel_mid_run_leaves_no_output(held_out, tmp_path, monkeypatch, capsys):
