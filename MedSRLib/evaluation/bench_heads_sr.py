@@ -4,8 +4,9 @@ Resources/Models to ship it).
 
 Held out: FreeSurfer's 711-2C head (no SR model trained on it; both `cnn` models were trained on the 3T18yo head and
 the MNI template below k = 112), rotated 12/-10/15 degrees, shifted, on a sagittal 1 mm grid of its own (evaluation/placement.py).
-Cases: 1x1x2, 1x1x4 and 1x1x6 mm thick slices (Gaussian slice profile along the grid's k axis) and 2x2x2 mm
-isotropic (box), each brought back to the 1 mm grid. PSNR and SSIM on the whole volume and inside the head (the
+Cases: 1x1x2, 1x1x4 and 1x1x6 mm thick slices (Gaussian slice profile along the grid's k axis), 2x2x2 mm
+isotropic and 2x2x3 mm (coarse along every axis, as ITK's real KmeansTest subject; box), each brought back to the
+1 mm grid. PSNR and SSIM on the whole volume and inside the head (the
 truth's Otsu foreground), gains over B-spline.
 """
 
@@ -33,7 +34,8 @@ from .placement import centre_of, place, scanner_grid, scanner_placement
 from .report import refuse_existing_report
 
 CASES = {"thick-slice 1x1x2 mm": ((1, 1, 2), "gaussian"), "thick-slice 1x1x4 mm": ((1, 1, 4), "gaussian"),
-         "thick-slice 1x1x6 mm": ((1, 1, 6), "gaussian"), "isotropic 2x2x2 mm": ((2, 2, 2), "box")}
+         "thick-slice 1x1x6 mm": ((1, 1, 6), "gaussian"), "isotropic 2x2x2 mm": ((2, 2, 2), "box"),
+         "every axis coarse 2x2x3 mm": ((2, 2, 3), "box")}
 #: not a method of its own: the windowed sinc made consistent with the scan, the start every learned method refines
 #: and the projection every one ends with, so the rows show what each learned method adds to it
 CONSISTENT_SINC = "lanczos + data consistency"
@@ -152,7 +154,7 @@ def auto_preferences(payload: dict) -> dict:
     beat B-spline only), with the figure behind each place."""
     kinds = {}
     for case, row in payload["cases"].items():
-        kind = "isotropic" if case.startswith("isotropic") else "thick-slice"
+        kind = _kind(case)
         for method, r in row.items():
             if method not in ("bspline", CONSISTENT_SINC) and "gain_head_db" in r:
                 kinds.setdefault(kind, {}).setdefault(method, []).append((case, r["gain_head_db"], r["gain_whole_db"]))
@@ -164,6 +166,14 @@ def auto_preferences(payload: dict) -> dict:
                              for method, cases in ranked if min(g for _, g, _ in cases) > 0]
     return {"source": "medsr bench --task heads-sr (Testing/Benchmarks/heads-sr)", "date": payload["date"],
             "validated_on": payload["validated_on"], "order": preferences}
+
+
+def _kind(case: str) -> str:
+    """The kind of scan whose `auto` order a case informs: "isotropic" for a scan coarse along every axis (2x2x2 and
+    2x2x3 mm: geometry.refinement_kind), else "thick-slice"."""
+    if case in CASES:
+        return "isotropic" if all(f > 1 for f in CASES[case][0]) else "thick-slice"
+    return "isotropic" if case.startswith("isotropic") else "thick-slice"
 
 
 def _markdown(payload: dict) -> str:

@@ -1,7 +1,7 @@
 """Voxel grids, the LPS/RAS convention and the resampling contract."""
 
 from .box import above_air_box, bounding_box
-from .grid import LPS_TO_RAS, Grid, check_spacing, scan_kind
+from .grid import LPS_TO_RAS, Grid, check_spacing, refinement_kind, scan_kind
 from .resample import (
     INTERPOLATORS,
     apply_along_axis,
@@ -17,6 +17,7 @@ __all__ = [
     "Grid",
     "LPS_TO_RAS",
     "check_spacing",
+    "refinement_kind",
     "scan_kind",
     "INTERPOLATORS",
     "apply_along_axis",

@@ -211,5 +211,14 @@ def scan_kind(grid: "Grid") -> str:
     return "isotropic" if max(grid.spacing) / min(grid.spacing) < THICK_SLICE_RATIO else "thick-slice"
 
 
+def refinement_kind(acquired: "Grid", target: "Grid") -> str:
+    """The kind of restoration from ``acquired`` onto ``target``: "isotropic" when every axis is refined (a 2x2x3 mm
+    scan brought to 1 mm is restored as a scan coarse along every axis, whatever its voxels' ratio), else the scan's
+    own kind (scan_kind)."""
+    if all(a > t * (1.0 + 1e-6) for a, t in zip(acquired.spacing, target.spacing)):
+        return "isotropic"
+    return scan_kind(acquired)
+
+
 def _fmt(values) -> str:
     return "(" + ", ".join(f"{v:.2f}" for v in values) + ")"

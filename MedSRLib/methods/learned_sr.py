@@ -58,7 +58,13 @@ def why_not(entry: Dict, volume: Volume, grid: Grid) -> str:
             return f"{name} refines one thick axis by x{first:g}-{last:g} and keeps the others; factors here are " \
                    + "x".join(f"{f:.3g}" for f in factors)
     elif not inside.all():
-        return f"{name} refines every axis by x{first:g}-{last:g}; factors here are " + "x".join(f"{f:.3g}" for f in factors)
+        # an isotropic model may cover a scan coarse along every axis whose coarsest axis is coarser still (2x2x3 mm):
+        # the catalog says how far, from the held-out benchmark (``coarsest_axis_up_to``)
+        coarsest_up_to = entry["sr"].get("coarsest_axis_up_to")
+        others = np.delete(inside, int(np.argmax(factors)))
+        if coarsest_up_to is None or not others.all() or not (first - FACTOR_TOLERANCE <= factors.max() <= coarsest_up_to + FACTOR_TOLERANCE):
+            stretched = "" if coarsest_up_to is None else f" (the coarsest up to x{coarsest_up_to:g})"
+            return f"{name} refines every axis by x{first:g}-{last:g}{stretched}; factors here are " + "x".join(f"{f:.3g}" for f in factors)
     return ""
 
 

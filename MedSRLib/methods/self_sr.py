@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MedSRError
-from ..geometry import Grid, above_air_box, degrade_and_interpolate, resample_to_grid, scan_kind
+from ..geometry import Grid, above_air_box, degrade_and_interpolate, refinement_kind, resample_to_grid
 from ..geometry.box import AIR_FRACTION
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
@@ -206,7 +206,7 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
     from .learned_sr import apply_model, covering_entry
 
     evidence = auto_preferences()
-    kind = scan_kind(volume.grid)
+    kind = refinement_kind(volume.grid, grid)  # a 2x2x3 mm scan brought to 1 mm: the isotropic scans' evidence
     ranked = evidence.get("order", {}).get(kind)
     if ranked is None:
         ranked = [{"method": "cnn"}, {"method": "self"}]

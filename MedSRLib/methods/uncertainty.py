@@ -37,12 +37,12 @@ from typing import Optional
 
 import numpy as np
 
-from ..geometry import Grid, profile_weights, resample_to_grid, scan_kind
+from ..geometry import Grid, profile_weights, refinement_kind, resample_to_grid
 from ..volume import Volume
 from .consistency import acquire_array, project_array
 
 SMOOTHING_VOXELS = 2.0
-#: what the departure is measured from, for thick-slice scans and for isotropic ones (see above; geometry.scan_kind)
+#: what the departure is measured from, for thick-slice scans and for isotropic ones (see above; geometry.refinement_kind)
 START_INTERPOLATION = {"thick-slice": "lanczos", "isotropic": "bspline"}
 #: edge (voxels) of the cube of the scan's own pairs on which a network's uncertainty is calibrated
 CALIBRATION_CUBE = 96
@@ -209,10 +209,10 @@ def calibrate_network(network, pair, scale: float, profile: str, consistent: boo
     return calibrate(restored, low[window], high[window], scale, restored.ndim - 1, distance, unprojected, valid)
 
 
-def start_interpolation(acquired: Grid) -> str:
-    """The interpolation the departure of a result is measured from, for a scan on ``acquired`` (the kind of scan
-    as `auto` reads it)."""
-    return START_INTERPOLATION[scan_kind(acquired)]
+def start_interpolation(acquired: Grid, target: Grid) -> str:
+    """The interpolation the departure of a result is measured from, for a scan on ``acquired`` restored onto
+    ``target`` (the kind of restoration as `auto` reads it: geometry.refinement_kind)."""
+    return START_INTERPOLATION[refinement_kind(acquired, target)]
 
 
 def inferred_detail(restored: Volume, volume: Volume, grid: Grid, method: str,
@@ -220,7 +220,7 @@ def inferred_detail(restored: Volume, volume: Volume, grid: Grid, method: str,
     """The uncertainty map of ``self`` and ``adapt`` (``method``): the expected absolute error (scan's units)
     through ``calibration``; without one, the departure from interpolation (START_INTERPOLATION) itself (same units).
     ``unprojected``: the result before data consistency (for a calibration with the correction term)."""
-    start = start_interpolation(volume.grid)
+    start = start_interpolation(volume.grid, grid)
     interpolated = resample_to_grid(volume.as_float32(), volume.grid, grid, start)
     moved = departure(restored.as_float32(), interpolated)
     if calibration is None:
