@@ -171,9 +171,7 @@ def auto_preferences(payload: dict) -> dict:
 def _kind(case: str) -> str:
     """The kind of scan whose `auto` order a case informs: "isotropic" for a scan coarse along every axis (2x2x2 and
     2x2x3 mm: geometry.refinement_kind), else "thick-slice"."""
-    if case in CASES:
-        return "isotropic" if all(f > 1 for f in CASES[case][0]) else "thick-slice"
-    return "isotropic" if case.startswith("isotropic") else "thick-slice"
+    return "isotropic" if all(f > 1 for f in CASES[case][0]) else "thick-slice"
 
 
 def _markdown(payload: dict) -> str:

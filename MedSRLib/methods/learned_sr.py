@@ -60,9 +60,10 @@ def why_not(entry: Dict, volume: Volume, grid: Grid) -> str:
     elif not inside.all():
         # an isotropic model may cover a scan coarse along every axis whose coarsest axis is coarser still (2x2x3 mm):
         # the catalog says how far, from the held-out benchmark (``coarsest_axis_up_to``)
+        # (the others in range, the coarsest is at least their factor, so only its upper bound needs checking)
         coarsest_up_to = entry["sr"].get("coarsest_axis_up_to")
-        others = np.delete(inside, int(np.argmax(factors)))
-        if coarsest_up_to is None or not others.all() or not (first - FACTOR_TOLERANCE <= factors.max() <= coarsest_up_to + FACTOR_TOLERANCE):
+        others_inside = np.delete(inside, int(np.argmax(factors))).all()
+        if coarsest_up_to is None or not others_inside or factors.max() > coarsest_up_to + FACTOR_TOLERANCE:
             stretched = "" if coarsest_up_to is None else f" (the coarsest up to x{coarsest_up_to:g})"
             return f"{name} refines every axis by x{first:g}-{last:g}{stretched}; factors here are " + "x".join(f"{f:.3g}" for f in factors)
     return ""
