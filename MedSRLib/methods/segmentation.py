@@ -83,8 +83,9 @@ def segment(
     ``bias_correction``: with a brain mask, N4 bias-field correction inside it before labelling (an intensity model
     of one Gaussian per tissue assumes a flat field).
     ``super_resolution``: first super-resolve the input onto the model's
-    spacing with this super-resolution method (``auto``: a pretrained network
-    that covers the input, else ``self`` or Lanczos), and label that grid
+    spacing with this super-resolution method (``auto``: the method the held-out
+    heads benchmark ranks first for this kind of scan among those that apply,
+    else Lanczos: methods/self_sr.auto), and label that grid
     (``medsr segment --sr``); a learned method restores the detail that thick
     slices lose, which interpolation cannot.
     """

@@ -114,9 +114,10 @@ class ErrorCalibration:
     def describe(self) -> str:
         correction = ("" if self.per_log_correction is None else
                       f" x (data-consistency correction / {self.scale:.4g} + {FLOOR:g})^{self.per_log_correction:.3f}")
-        return (f"{np.exp(self.intercept):.3g} x exp({self.per_slice_distance:.3f} x distance from the nearest acquired "
-                f"slice centre, in slices) x (departure / {self.scale:.4g} + {FLOOR:g})^{self.slope:.3f}{correction} x "
-                f"{self.scale:.4g}")
+        distance = ("" if self.per_slice_distance == 0.0 else  # 0 exactly: fitted without the term (isotropic pairs)
+                    f" x exp({self.per_slice_distance:.3f} x distance from the nearest acquired slice centre, in slices)")
+        return (f"{np.exp(self.intercept):.3g}{distance} x (departure / {self.scale:.4g} + {FLOOR:g})^{self.slope:.3f}"
+                f"{correction} x {self.scale:.4g}")
 
 
 def acquisition_operator(n: int, factor: float, profile: str, start: int = 0, size: Optional[int] = None) -> tuple:
@@ -231,9 +232,9 @@ def inferred_detail(restored: Volume, volume: Volume, grid: Grid, method: str,
     if calibration.per_log_correction is not None:
         correction = departure(restored.as_float32(), unprojected.as_float32())
     expected = calibration.expected_error(moved, slice_distance(volume.grid, grid, thick), correction)
+    distance = "" if calibration.per_slice_distance == 0.0 else ", the distance from the acquired slices"
     corrected = "" if correction is None else ", how far data consistency corrected the result"
     return volume.with_array(expected, grid, method=method,
                              kind="uncertainty (expected absolute error, in the scan's units: the departure from "
-                                  f"{start} interpolation, the distance from the acquired slices{corrected}, calibrated on the "
-                                  "scan's own pairs)",
+                                  f"{start} interpolation{distance}{corrected}, calibrated on the scan's own pairs)",
                              calibration=calibration.describe())

@@ -232,6 +232,9 @@ def test_adapt_on_an_isotropic_scan_learns_from_the_scan_acquired_once_more(held
     assert 1 / 3 < uncertainty.array[mask].mean() / error[mask].mean() < 3
     # no data-consistency correction term for isotropic scans (it ranked the error worse on the tuning head)
     assert "data-consistency correction" not in uncertainty.metadata["calibration"]
+    # nor a slice-distance term (no axis is thick), so neither the fit nor the map's description names one
+    assert "slice centre" not in uncertainty.metadata["calibration"]
+    assert "acquired slices" not in uncertainty.metadata["kind"]
 
 
 def test_slice_distance_follows_the_acquired_slices_through_any_geometry(held_out):
