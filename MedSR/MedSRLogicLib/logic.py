@@ -483,6 +483,7 @@ class MedSRLogic:
                     notes = notes + [f"super-resolved first by {summary['super_resolved_by']}"]
                 if summary.get("intracranial_ml") is not None:
                     notes = notes + [f"brain mask ({summary.get('brain_mask')}): {summary['intracranial_ml']:.1f} mL"]
+                notes = _fieldOfViewWarning(summary.get("brain_evidence", {})) + notes
                 if summary.get("bias_field_corrected"):
                     notes = notes + ["N4 bias-field correction inside the brain mask before labelling"]
                 fit = summary.get("intensity_model")
@@ -532,12 +533,21 @@ class MedSRLogic:
                 notes = notes + [f"mask from the {report['evidence']['mask_from']}"]
             if report.get("evidence", {}).get("contrast"):
                 notes = notes + [f"contrast read from the image: {report['evidence']['contrast']}"]
+            notes = _fieldOfViewWarning(report.get("evidence", {})) + notes
             if request.showResult:
                 _showQuietly(segmentation)
             return Result(segmentation, notes=notes, maskedNode=masked,
                           volumesMl={"intracranial (brain mask)": float(report["intracranial_ml"])})
 
         return _Plan([step], finish)
+
+
+def _fieldOfViewWarning(evidence: Dict) -> List[str]:
+    """["warning: ..."] when the brain extraction's evidence says the field of view cuts the brain, else []."""
+    from MedSRLib.strip.field_of_view import warning_of
+
+    warning = warning_of(evidence)
+    return [f"warning: {warning}"] if warning else []
 
 
 @dataclass

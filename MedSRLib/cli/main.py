@@ -471,6 +471,7 @@ def cmd_segment(args) -> int:
     from ..io import WrittenTogether, check_output_path, read_volume
     from ..methods.segmentation import colour_table_text, segment
     from ..strip import NoBrainFound
+    from ..strip.field_of_view import warning_of
     from .console import progress_bar
 
     output = Path(args.output)
@@ -516,6 +517,8 @@ def cmd_segment(args) -> int:
         written.text(extras[1], json.dumps(summary, indent=2) + "\n")
     for note in result.report.notes if result.report else []:
         print(f"note: {note}", file=sys.stderr)
+    if result.brain_evidence and warning_of(result.brain_evidence):
+        print(f"warning: {warning_of(result.brain_evidence)}", file=sys.stderr)
     if result.super_resolved_by:
         print(f"super-resolved by {result.super_resolved_by} onto {result.labels.grid!r}")
     if result.bias_corrected:

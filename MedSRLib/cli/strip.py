@@ -49,4 +49,6 @@ def cmd_strip(args: argparse.Namespace) -> int:
           f"mask from the {brain.evidence['mask_from']}; contrast read from the image: {brain.evidence['contrast']}" +
           (f"; its surface moved onto the skull's inner edge ({brain.evidence['skull_edge_ml']:+.0f} mL)"
            if "skull_edge_ml" in brain.evidence else ""))
+    if brain.field_of_view_warning:
+        print(f"warning: {brain.field_of_view_warning}", file=sys.stderr)
     return 0

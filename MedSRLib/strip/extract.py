@@ -17,13 +17,12 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .atlas import load_atlas
 from .contrast import tissue_contrast
-from .registration import fit_atlas
+from .field_of_view import brain_on_faces, cut_sides, warning_of
+from .registration import ATLAS_SCALE, fit_atlas, is_plausible
 from .skull_edge import move_to_skull_edge
 
 #: a head's intracranial volume lies well inside this range (mL); adults measure about 1,100-1,900
 INTRACRANIAL_ML = (700.0, 2600.0)
-#: the atlas may be scaled by at most this much (either way) to fit a head
-ATLAS_SCALE = (0.75, 1.35)
 #: share of the scan's intensity variance inside the brain (6 mm in from its edge) that the placed atlas must
 #: explain; measured: real heads 0.38-0.65 (T1 and T2-like), a skull-stripped template 0.53, a head-like phantom of
 #: nested ellipsoids 0.11, a phantom of spheres 0.02, noise 0.00
@@ -61,6 +60,11 @@ class BrainMask:
     #: maps the scan's world points into the atlas's (strip.priors carries the atlas's tissue maps through it)
     atlas_transform: Optional[sitk.Transform] = field(default=None, repr=False)
 
+    @property
+    def field_of_view_warning(self) -> str:
+        """One line when the scan's field of view cuts the brain (strip/field_of_view.py), else ""."""
+        return warning_of(self.evidence)
+
     def masked(self, volume: Volume) -> Volume:
         """``volume`` with every voxel outside the brain set to zero (the scan's own dtype and grid)."""
         return volume.with_array(np.where(self.mask.array > 0, volume.array, 0).astype(volume.array.dtype),
@@ -89,7 +93,7 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
     except RuntimeError as error:  # ITK: the atlas slid out of the image, or nothing overlapped
         raise NoBrainFound(f"the head atlas could not be placed on it ({str(error).strip().splitlines()[-1][:120]})")
     low, high = ATLAS_SCALE
-    if not all(low <= 1.0 / s <= high for s in fit.scales):
+    if not is_plausible(fit.scales):
         sizes = ", ".join(f"{1.0 / s:.2f}" for s in fit.scales)
         raise NoBrainFound(f"the atlas head had to be scaled by {sizes} to fit, outside the {low}-{high} of real heads")
     progress.update(0.86, "carrying the brain onto the scan's grid")
@@ -116,6 +120,8 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
         evidence["skull_edge_ml"] = float(array.sum()) * voxel_ml - before
     array = array.astype(np.uint8)
     millilitres = float(array.sum()) * voxel_ml
+    on_edges = brain_on_faces(array, volume.grid)
+    evidence.update(brain_at_field_of_view_edge_mm2=on_edges, field_of_view_cuts_brain=sorted(cut_sides(on_edges)))
     explained = explained_variance(fit.coarse_scan, atlas, fit.transform)
     evidence.update(explained_variance=explained, intracranial_ml=millilitres)
     if not INTRACRANIAL_ML[0] <= millilitres <= INTRACRANIAL_ML[1]:

@@ -445,6 +445,7 @@ def test_brain_mask_is_a_segmentation_named_after_the_input_with_the_masked_volu
     assert [name for name, _, _ in segmentLabels(result.node)] == ["brain"]
     assert any(note.startswith("intracranial volume ") and note.endswith(" mL") for note in result.notes)
     assert "contrast read from the image: T1-weighted (white > grey matter > CSF)" in " ".join(result.notes)
+    assert not any(note.startswith("warning:") for note in result.notes)  # the whole brain is in the field of view
     assert 1000 < result.volumesMl["intracranial (brain mask)"] < 2000  # its skull-stripped twin holds 1,542 mL
     masked = slicer_array(result.maskedNode)
     source = slicer_array(itk_head)
@@ -468,6 +469,22 @@ def test_a_head_with_skull_is_labelled_inside_its_brain_after_n4(logic, itk_head
     tissue = sum(ml for name, ml in result.volumesMl.items() if name != "intracranial (brain mask)")
     assert 0.995 * intracranial <= tissue <= intracranial + 1.0  # every voxel of the mask is tissue (measured: all)
     assert_unchanged(itk_head, before)
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_brain_cut_by_the_field_of_view_is_said_first_in_the_panel(logic, logics, scratch):
+    """ITK's subject with the top 2 cm of its brain outside the field of view (slices j >= 85 dropped): the
+    segmentation is made, and the first note says that its volumes are of the part of the brain inside the scan."""
+    from pathlib import Path
+
+    from MedSRLib import read_volume
+
+    volume = read_volume(Path(__file__).resolve().parents[1] / "Data" / "itk-subject" / "t1.nii.gz")
+    cut = np.ascontiguousarray(volume.array[:, :85].T).astype(np.float32)
+    node = add_volume(logics.scene, cut, volume.grid.ijk_to_ras(), "KmeansTest cut")
+    result = logic.run(node, Request(task="segment", method="brain-tissue", device="cpu"))
+    assert result.notes[0].startswith("warning: the brain reaches the edge of the field of view: superior ("), result.notes
+    assert 1200 < result.volumesMl["intracranial (brain mask)"] < 1500  # measured 1,416 mL (the twin cut alike: 1,435)
     assert list(scratch.iterdir()) == []
 
 

@@ -53,6 +53,7 @@ def test_the_mask_of_a_held_out_head_placed_as_a_scanner_would(placed_head, stri
     components = sitk.ConnectedComponent(image)
     assert int(sitk.GetArrayViewFromImage(components).max()) == 1
     assert np.array_equal(sitk.GetArrayFromImage(sitk.BinaryFillhole(image)), mask.array.T)
+    assert stripped_placed.evidence["field_of_view_cuts_brain"] == []  # the whole head is in the field of view
 
 
 def test_where_the_t1_network_is_sure_the_atlas_does_not_overrule_it(placed_head):
@@ -305,6 +306,70 @@ def test_a_field_of_view_cut_at_the_top_of_the_skull_and_through_the_jaw(average
     assert dice(stripped.mask.array, reference.array) >= 0.94
     ml = float(reference.array.sum()) * np.prod(scan.grid.spacing) / 1000
     assert abs(stripped.intracranial_ml - ml) / ml < 0.10
+    # the cerebellum runs out of the field of view at its lower edge (measured 1,156 mm^2 of brain on it): said
+    assert stripped.evidence["field_of_view_cuts_brain"] == ["inferior"]
+    assert stripped.field_of_view_warning.startswith("the brain reaches the edge of the field of view: inferior (")
+
+
+def _itk_subject_up_to(top: int):
+    """ITK's KmeansTest subject (its j axis runs foot to head) and its skull-stripped twin, both with the field of
+    view ending below slice j = ``top`` (its brain spans j = 23-93, 2 mm each)."""
+    def cut(volume):
+        kept = np.ascontiguousarray(volume.array[:, :top])
+        return volume.with_array(kept, Grid(kept.shape, volume.grid.spacing, volume.grid.origin, volume.grid.direction))
+
+    return cut(read_volume(DATA / "itk-subject" / "t1.nii.gz")), cut(read_volume(DATA / "itk-subject" / "brain-mask.nii.gz"))
+
+
+def test_a_field_of_view_ending_at_the_top_of_the_brain_is_still_a_head():
+    """The field of view ends where the brain does (the skull above it cut off). The atlas search's best placement
+    was 45 mm too low, its fit needed scales no head has, and the scan was refused as no head (before 2026-12-05);
+    the next placement of the search fits, and the mask agrees with the twin as on the whole scan (measured 0.961;
+    0.962 whole)."""
+    scan, reference = _itk_subject_up_to(94)
+    stripped = extract_brain(scan)
+    assert dice(stripped.mask.array, reference.array) >= 0.94
+    assert stripped.evidence["field_of_view_cuts_brain"] == []  # the brain's top just touches the edge: 486 mm^2
+    assert all(0.8 < scale < 1.1 for scale in stripped.evidence["atlas_scale"])  # measured 0.86-0.99, as whole
+
+
+def test_a_field_of_view_cut_through_the_brain_is_said_with_the_mask(tmp_path, capsys):
+    """The top 2 cm of the brain lie outside the field of view: the mask of the rest agrees with the twin cut alike
+    (measured 0.963, 1,416 mL against 1,435), and the user is told that the volumes are of the part inside."""
+    scan, reference = _itk_subject_up_to(85)
+    from MedSRLib import write_volume
+
+    source, out = tmp_path / "cut.nii.gz", tmp_path / "mask.nii.gz"
+    write_volume(scan, source)
+    assert main(["strip", str(source), str(out), "--quiet"]) == 0
+    assert dice(read_volume(out).array, reference.array) >= 0.94
+    report = json.loads((tmp_path / "mask.strip.json").read_text())
+    assert report["evidence"]["field_of_view_cuts_brain"] == ["superior"]
+    assert report["evidence"]["brain_at_field_of_view_edge_mm2"]["superior"] > 5000  # measured 6,774
+    twin_ml = float(reference.array.sum()) * 12 / 1000
+    assert abs(report["intracranial_ml"] - twin_ml) / twin_ml < 0.05
+    err = capsys.readouterr().err
+    assert "warning: the brain reaches the edge of the field of view: superior (" in err
+    assert "cover only the part of the brain inside the scan" in err
+
+
+def test_each_face_of_the_field_of_view_is_named_by_the_side_it_faces():
+    """Through the grid's direction: permuted, flipped and oblique axes."""
+    from MedSRLib.strip.field_of_view import CUT_MM2, brain_on_faces, cut_sides, side_of
+
+    # ITK's subject: i runs right to left, j foot to head, k back to front (LPS directions as columns)
+    grid = Grid((10, 12, 14), (2.0, 2.0, 3.0), (0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0))
+    assert [side_of(grid, axis, high) for axis in range(3) for high in (False, True)] == \
+        ["right", "left", "inferior", "superior", "posterior", "anterior"]
+    tilted = np.radians(30.0)  # axial slices tilted by 30 degrees about left-right: k still mostly superior
+    direction = (1.0, 0.0, 0.0, 0.0, np.cos(tilted), -np.sin(tilted), 0.0, np.sin(tilted), np.cos(tilted))
+    oblique = Grid((10, 12, 14), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), direction)
+    assert side_of(oblique, 2, True) == "superior" and side_of(oblique, 1, False) == "anterior"
+    mask = np.zeros(grid.size, bool)
+    mask[2:8, 3:12, 4:10] = True  # reaches the high end of j only: 6 x 6 voxels of 2 x 3 mm
+    assert brain_on_faces(mask, grid) == {"superior": 6 * 6 * 6.0}
+    assert cut_sides(brain_on_faces(mask, grid)) == {}  # 216 mm^2: below CUT_MM2
+    assert 216.0 < CUT_MM2
 
 
 def test_the_threshold_bound_of_the_heads_benchmark_is_an_upper_bound():
