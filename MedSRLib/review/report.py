@@ -24,6 +24,7 @@ from ..io.formats import file_stem, is_volume_file
 from ..metrics.labels import looks_like_labels
 from ..progress import SILENT, Progress
 from ..volume import Volume
+from ..strip.field_of_view import warning_of
 from .mosaic import VIEWS, display_window, mosaic_png, on_world_grid, world_aligned_grid
 
 #: colours of labels a colour table does not name (tab10-like)
@@ -42,6 +43,8 @@ class Case:
     colours: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)
     volumes_ml: Dict[str, float] = field(default_factory=dict)
     provenance: Dict[str, str] = field(default_factory=dict)
+    #: what the making of its labels warned of (a brain cut by the field of view: strip/field_of_view.py)
+    warnings: List[str] = field(default_factory=list)
 
 
 def read_colour_table(path: Path) -> Tuple[Dict[int, str], Dict[int, Tuple[int, int, int]]]:
@@ -94,6 +97,9 @@ def load_case(image_path: Optional[str], labels_path: Optional[str] = None, comp
             for key in ("model", "super_resolved_by", "brain_mask"):
                 if summary.get(key):
                     case.provenance[key] = str(summary[key])
+            cut = warning_of(summary.get("brain_evidence", {}))
+            if cut:
+                case.warnings.append(cut)
         present = sorted(int(v) for v in np.unique(labels.array) if v > 0)
         for index, label in enumerate(present):
             case.names.setdefault(label, f"label {label}")
@@ -153,13 +159,14 @@ def outliers(cases: List[Case]) -> List[str]:
 def write_report(cases: List[Case], output: Path, title: str, progress: Progress = SILENT) -> Path:
     from ..io import write_text_atomic
 
-    flagged = outliers(cases) if len(cases) > 1 else []
+    flagged = (outliers(cases) if len(cases) > 1 else []) + [f"{case.name}: {warning}" for case in cases
+                                                             for warning in case.warnings]
     parts = [_HEAD.format(title=html.escape(title)), f"<h1>{html.escape(title)}</h1>",
              f"<p class=meta>medsr {__version__}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
              f"{len(cases)} case{'s' if len(cases) != 1 else ''}. Slices in world orientation: the patient's right on "
              "the left; axial anterior up, coronal and sagittal superior up.</p>"]
     if len(cases) > 1:
-        parts.append("<section id=outliers><h2>Outliers</h2>" + (
+        parts.append("<section id=outliers><h2>Outliers and warnings</h2>" + (
             "<ul>" + "".join(f"<li class=flag>{html.escape(line)}</li>" for line in flagged) + "</ul>" if flagged else
             f"<p>No case has a label volume more than {OUTLIER_Z} robust standard deviations from the cohort's median.</p>")
             + "</section>")
@@ -196,7 +203,7 @@ def _section(case: Case, flagged: List[str]) -> str:
             f"{html.escape(name)}</td><td>{ml:.1f}</td></tr>" for name, ml in case.volumes_ml.items()) + "</table>"
     source = reference.grid
     facts = {"grid": f"{'x'.join(map(str, source.size))} voxels of {'x'.join(f'{s:.3g}' for s in source.spacing)} mm",
-             **case.provenance}
+             **case.provenance, **{"warning": warning for warning in case.warnings}}
     info = "<table class=facts>" + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                                             for k, v in facts.items()) + "</table>"
     return f"<section class='case{mark}' id='{html.escape(case.name)}'><h2>{html.escape(case.name)}</h2>{info}{table}{''.join(rows)}</section>"

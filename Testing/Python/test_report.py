@@ -79,6 +79,31 @@ def test_a_cohort_report_has_a_section_per_case_and_flags_outliers(tmp_path, seg
     assert near(pixels, (204, 0, 0), 40) > 50  # the red flag at the top
 
 
+def test_a_case_whose_brain_the_field_of_view_cut_is_flagged(tmp_path, segmented):
+    """`medsr segment` records in volumes.json when the field of view cuts the brain (test_strip.py measures it on
+    ITK's real subject); the report flags that case and says why, in a cohort and alone."""
+    cohort = tmp_path / "cohort"
+    shutil.copytree(segmented, cohort)
+    summary = json.loads((cohort / "left-labels.volumes.json").read_text())
+    summary["brain_evidence"] = {"brain_at_field_of_view_edge_mm2": {"superior": 6774.0, "left": 120.0},
+                                 "field_of_view_cuts_brain": ["superior"]}
+    (cohort / "left-labels.volumes.json").write_text(json.dumps(summary))
+    report = tmp_path / "cohort.html"
+    assert main(["report", str(cohort), "--output", str(report), "--quiet"]) == 0
+    text = report.read_text()
+    flagged = re.findall(r"<li class=flag>([^<]*)</li>", text)
+    assert flagged == ["left-labels: the brain reaches the edge of the field of view: superior (6,774 mm^2 of brain on "
+                       "that edge); the mask, the intracranial volume and the tissue volumes cover only the part of the "
+                       "brain inside the scan"], flagged
+    assert "<section class='case flagged' id='left-labels'>" in text
+    assert "<section class='case' id='right-labels'>" in text
+    alone = tmp_path / "alone.html"
+    assert main(["report", str(cohort / "left.nii.gz"), "--labels", str(cohort / "left-labels.nii.gz"),
+                 "--output", str(alone), "--quiet"]) == 0
+    text = alone.read_text()
+    assert "<section class='case flagged'" in text and "<tr><th>warning</th><td>the brain reaches the edge" in text
+
+
 @pytest.mark.parametrize("problem", ["other grid", "missing", "not html", "exists"])
 def test_bad_report_requests_get_one_line(tmp_path, segmented, capsys, t1, problem):
     image, labels = segmented / "left.nii.gz", segmented / "left-labels.nii.gz"
