@@ -18,7 +18,7 @@ from ..volume import Volume, check_finite
 from .atlas import load_atlas
 from .contrast import tissue_contrast
 from .field_of_view import brain_on_faces, cut_sides, warning_of
-from .registration import ATLAS_SCALE, fit_atlas, is_plausible
+from .registration import ATLAS_SCALE, explained_variance, fit_atlas, is_plausible
 from .skull_edge import move_to_skull_edge
 
 #: a head's intracranial volume lies well inside this range (mL); adults measure about 1,100-1,900
@@ -180,27 +180,3 @@ def _one_filled_component(mask: sitk.Image) -> sitk.Image:
     mask = sitk.Cast(mask, sitk.sitkUInt8)
     largest = sitk.RelabelComponent(sitk.ConnectedComponent(mask), sortByObjectSize=True) == 1
     return sitk.BinaryFillhole(sitk.Cast(largest, sitk.sitkUInt8))
-
-
-def explained_variance(coarse: sitk.Image, atlas, transform: sitk.Transform, bins: int = 16, margin_voxels: int = -2) -> float:
-    """Correlation ratio: the share of the ``coarse`` scan's (3 mm) intensity variance inside the placed atlas brain (eroded
-    by ``-margin_voxels`` voxels, or dilated by ``margin_voxels``) that the atlas head's intensity predicts. Any
-    contrast mapping (T1, T2, PD) is predicted equally well: what counts is that ventricles, white and grey matter
-    lie where the atlas has them. Noise, or shapes with the outline of a head but not its inside, are not."""
-    head = sitk.GetArrayFromImage(sitk.Resample(atlas.head, coarse, transform, sitk.sitkLinear, -1.0, sitk.sitkFloat32))
-    brain = sitk.Resample(atlas.brain, coarse, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32) > 0.5
-    brain = sitk.Cast(brain, sitk.sitkUInt8)
-    changed = sitk.BinaryDilate(brain, [margin_voxels] * 3) if margin_voxels > 0 else sitk.BinaryErode(brain, [-margin_voxels] * 3)
-    region = sitk.GetArrayFromImage(changed) > 0
-    region &= head >= 0  # inside the atlas's field of view
-    values = sitk.GetArrayFromImage(coarse)[region].astype(np.float64)
-    predictors = head[region]
-    if values.size < 100 or values.var() <= 0:
-        return 0.0
-    edges = np.unique(np.quantile(predictors, np.linspace(0, 1, bins + 1)[1:-1]))
-    groups = np.digitize(predictors, edges)
-    counts = np.bincount(groups)
-    sums = np.bincount(groups, values)
-    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-    within = np.sum((values - means[groups]) ** 2)
-    return float(1.0 - within / np.sum((values - values.mean()) ** 2))
