@@ -112,6 +112,8 @@ class MedSRParameterNode:
     superResolveFirst: bool = False
     #: brain mask: also add the input with everything outside the brain set to zero
     maskedVolume: bool = False
+    #: segmentation: also add each tissue's probability map as a volume
+    probabilityMaps: bool = False
     #: the denoising autoencoder averages its eight mirrored passes (off: one pass, 8x faster)
     mirror: bool = True
 
@@ -209,6 +211,8 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                               (self.ui.superResolveFirstCheckBox, p.task == Task.SEGMENTATION),
                               (self.ui.maskedVolumeLabel, p.task == Task.BRAIN_MASK),
                               (self.ui.maskedVolumeCheckBox, p.task == Task.BRAIN_MASK),
+                              (self.ui.probabilityMapsLabel, p.task == Task.SEGMENTATION),
+                              (self.ui.probabilityMapsCheckBox, p.task == Task.SEGMENTATION),
                               (self.ui.targetLabel, resampling), (self.ui.targetModeComboBox, resampling),
                               (self.ui.spacingLabel, resampling and bySpacing), (self.ui.spacingWidget, resampling and bySpacing),
                               (self.ui.scaleLabel, resampling and not bySpacing), (self.ui.scaleSpinBox, resampling and not bySpacing)):
@@ -290,6 +294,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                        noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None,
                        superResolveFirst=p.task == Task.SEGMENTATION and p.superResolveFirst,
                        maskedVolume=p.task == Task.BRAIN_MASK and p.maskedVolume,
+                       probabilityMaps=p.task == Task.SEGMENTATION and p.probabilityMaps,
                        mirror=not (enhancing and "ae" in steps) or p.mirror)
 
     def _pollJob(self) -> None:

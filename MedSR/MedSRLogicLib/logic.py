@@ -81,6 +81,8 @@ class Request:
     skullStripped: bool = False
     #: brain mask: also add the input with everything outside the brain set to zero (`medsr strip --masked`)
     maskedVolume: bool = False
+    #: segmentation: also add each tissue's probability map as a volume (`medsr segment --probabilities`)
+    probabilityMaps: bool = False
 
 
 @dataclass
@@ -95,6 +97,8 @@ class Result:
     maskedNode: object = None
     #: segmentation and brain mask: the volume of each label (and the intracranial volume), in mL
     volumesMl: Dict[str, float] = field(default_factory=dict)
+    #: segmentation: each tissue's probability map (a scalar volume node, 0-1), when the request asked for them
+    probabilityNodes: Dict[str, object] = field(default_factory=dict)
 
     def describe(self) -> str:
         text = f"{self.node.GetName()}: {self.seconds:.1f} s"
@@ -346,6 +350,8 @@ class MedSRLogic:
             raise ProcessingError("'skull-stripped already' is an option of segmentation")
         if request.maskedVolume and request.task != BRAIN_MASK:
             raise ProcessingError("the masked volume is an option of the brain mask task")
+        if request.probabilityMaps and request.task != SEGMENTATION:
+            raise ProcessingError("tissue probability maps are an option of segmentation")
         if request.task == BRAIN_MASK:
             if referenceNode is not None:
                 raise ProcessingError("a reference volume is for image results; the brain mask task makes a segmentation")
@@ -455,6 +461,8 @@ class MedSRLogic:
             arguments.append("--sr")
         if request.skullStripped:
             arguments.append("--skull-stripped")
+        if request.probabilityMaps:
+            arguments.append("--probabilities")
         step = _Step("segment", f"Segmentation ({method.name}{', super-resolved first' if request.superResolveFirst else ''})", arguments)
         scene, name = self.scene, self.scene.GenerateUniqueName(f"{volumeNode.GetName()} segmentation {method.name}")
 
@@ -467,10 +475,21 @@ class MedSRLogic:
             # on the super-resolved grid the segments keep the label map's finer geometry, else the input's
             reference = labelMap if request.superResolveFirst else volumeNode
             segmentation = segmentationFromLabelMap(labelMap, names, colours, name, scene, referenceVolumeNode=reference)
+            probabilityNodes = {}
             try:
                 nodes.placeBeside(segmentation, volumeNode, scene)
+                if request.probabilityMaps:
+                    from MedSRLib.io.formats import probability_map_path
+
+                    for tissue in (label for index, label in sorted((names or {}).items()) if index != 0):
+                        node = nodes.readVolumeFile(probability_map_path(folder / "output.nrrd", tissue), "vtkMRMLScalarVolumeNode")
+                        node.SetName(scene.GenerateUniqueName(f"{name} {tissue} probability"))
+                        node.SetAttribute("MedSR.input", volumeNode.GetID())
+                        nodes.addBeside(node, volumeNode, scene)
+                        probabilityNodes[tissue] = node
             except Exception:
-                nodes.removeNode(segmentation, scene)
+                for node in [segmentation] + list(probabilityNodes.values()):
+                    nodes.removeNode(node, scene)
                 raise
             volumes = folder / "output.volumes.json"  # `medsr segment` writes the volume of every label beside it
             volumesMl = {}
@@ -494,7 +513,7 @@ class MedSRLogic:
                 notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in summary["volumes_ml"].items()]
             if request.showResult:
                 _showQuietly(segmentation)
-            return Result(segmentation, notes=notes, volumesMl=volumesMl)
+            return Result(segmentation, notes=notes, volumesMl=volumesMl, probabilityNodes=probabilityNodes)
 
         return _Plan([step], finish)
 

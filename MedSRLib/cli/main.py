@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     brain.add_argument("--skull-stripped", action="store_true",
                        help="the input is a skull-stripped brain already: label it as it is, without brain extraction")
     p.add_argument("--instances", help="comma-separated labels whose connected components are numbered as instances (e.g. 1 for CSF spaces)")
+    p.add_argument("--probabilities", action="store_true",
+                   help="also write each tissue's probability map (0-1, zero outside the brain mask; the label is the most "
+                        "probable tissue, as SPM's c1/c2/c3) beside the label map: <stem>.probability-<tissue><ext>")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch", help="run the network with torch or ONNX Runtime")
     p.add_argument("--no-intensity-model", dest="intensity_model", action="store_false",
                    help="use the network's probabilities alone, without refining them by the tissues' intensities fitted "
@@ -475,14 +478,20 @@ def cmd_segment(args) -> int:
     from .console import progress_bar
 
     output = Path(args.output)
-    from ..io.formats import file_stem
+    from ..io.formats import file_stem, probability_map_path
 
     stem = file_stem(output)
     extras = [output.with_name(stem + ".ctbl"), output.with_name(stem + ".volumes.json")]
     instances_of = [int(v) for v in args.instances.split(",")] if args.instances else []
     if instances_of:
         extras.append(output.with_name(stem + ".instances" + output.name[len(stem):]))
-    for path in [output] + extras:
+    probability_paths = {}
+    if args.probabilities:
+        from ..models.catalog import find_entry
+
+        names = find_entry(args.model)["labels"]["names"]
+        probability_paths = {int(k): probability_map_path(output, name) for k, name in names.items() if int(k) != 0}
+    for path in [output] + extras + list(probability_paths.values()):
         check_output_path(path, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
     brain_mask = read_volume(args.mask) if args.mask else (None if args.skull_stripped else "auto")
@@ -491,7 +500,7 @@ def cmd_segment(args) -> int:
             result = segment(volume, args.model, device=args.device, instances_of=instances_of, progress=progress,
                              backend=args.backend, intensity_model=args.intensity_model, super_resolution=args.sr,
                              brain_mask=brain_mask, atlas_priors=args.atlas_priors,
-                             bias_correction=args.bias_correction)
+                             bias_correction=args.bias_correction, keep_probabilities=args.probabilities)
     except NoBrainFound as error:
         raise MedSRError(f"no brain found in {args.input}: {error}") from None
     summary = {"input": str(Path(args.input).resolve()), "model": f"{result.model['name']} {result.model['version']}",
@@ -514,11 +523,14 @@ def cmd_segment(args) -> int:
         written.text(extras[0], colour_table_text(result.names, result.colours))
         if instances_of:
             written.volume(result.instances, extras[2])
+        for label, path in probability_paths.items():
+            written.volume(result.probabilities[label], path)
         written.text(extras[1], json.dumps(summary, indent=2) + "\n")
     for note in result.report.notes if result.report else []:
         print(f"note: {note}", file=sys.stderr)
-    if result.brain_evidence and warning_of(result.brain_evidence):
-        print(f"warning: {warning_of(result.brain_evidence)}", file=sys.stderr)
+    cut = warning_of(result.brain_evidence) if result.brain_evidence else ""
+    if cut:
+        print(f"warning: {cut}", file=sys.stderr)
     if result.super_resolved_by:
         print(f"super-resolved by {result.super_resolved_by} onto {result.labels.grid!r}")
     if result.bias_corrected:
@@ -529,6 +541,8 @@ def cmd_segment(args) -> int:
         print(f"{'intracranial (mask)':<22} {result.intracranial_ml:9.2f} mL")
     for name, ml in result.volumes_ml.items():
         print(f"{name:<22} {ml:9.2f} mL")
+    if probability_paths:
+        print(f"probability maps -> {', '.join(str(path) for path in probability_paths.values())}")
     if instances_of:
         print(f"{len(result.instance_table)} instances of label(s) {args.instances} -> {extras[2]}")
     return 0

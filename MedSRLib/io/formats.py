@@ -39,5 +39,14 @@ def file_stem(path) -> str:
     return name
 
 
+def probability_map_path(labels_path, tissue: str) -> Path:
+    """Where `medsr segment --probabilities` writes ``tissue``'s probability map beside the label map
+    (``seg.nii.gz``, "grey matter" -> ``seg.probability-grey_matter.nii.gz``)."""
+    labels_path = Path(labels_path)
+    stem = file_stem(labels_path)
+    slug = "_".join("".join(c if c.isalnum() else " " for c in tissue.lower()).split())
+    return labels_path.with_name(f"{stem}.probability-{slug}{labels_path.name[len(stem):]}")
+
+
 def is_volume_file(path) -> bool:
     return any(Path(path).name.lower().endswith(ending) for ending in FILE_FORMATS)

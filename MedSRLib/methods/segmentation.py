@@ -46,6 +46,9 @@ class Segmentation:
     brain_evidence: Dict = field(default_factory=dict)
     #: whether N4 corrected the bias field inside the brain mask before labelling
     bias_corrected: bool = False
+    #: the tissues' probability maps (float32, 0-1, zero outside the brain mask) on the labels' grid, by label value;
+    #: kept only when asked (``segment(..., keep_probabilities=True)``)
+    probabilities: Dict[int, Volume] = field(default_factory=dict)
 
 
 def segment(
@@ -61,6 +64,7 @@ def segment(
     brain_mask: Union[str, Volume, None] = "auto",
     atlas_priors: bool = True,
     bias_correction: bool = True,
+    keep_probabilities: bool = False,
 ) -> Segmentation:
     """Label ``volume`` with catalog model ``model``.
 
@@ -82,6 +86,8 @@ def segment(
     the atlas is placed for this alone), its tissue maps are the intensity model's prior (strip/priors.py).
     ``bias_correction``: with a brain mask, N4 bias-field correction inside it before labelling (an intensity model
     of one Gaussian per tissue assumes a flat field).
+    ``keep_probabilities``: keep each tissue's probability map (the posterior whose largest value gives the label,
+    as SPM's c1/c2/c3 and SynthSeg's posteriors; zero outside the brain mask) in ``Segmentation.probabilities``.
     ``super_resolution``: first super-resolve the input onto the model's
     spacing with this super-resolution method (``auto``: the method the held-out
     heads benchmark ranks first for this kind of scan among those that apply,
@@ -166,12 +172,17 @@ def segment(
     if inside is not None:
         inside_here = inside if grid == volume.grid else resample_to_grid(inside.astype(np.float32), volume.grid, grid, "linear") > 0.5
         labels_array[~inside_here] = 0
+        probabilities[1:, ~inside_here] = 0.0
         intracranial_ml = float(inside_here.sum()) * float(np.prod(grid.spacing)) / 1000.0
     colours = {int(k): tuple(v) for k, v in entry["labels"]["colours"].items()}
     labels = Volume(labels_array, grid, volume.modality, {"segmentation": f"{entry['name']} {entry['version']}", "kind": "labels"})
     result = Segmentation(labels, names, colours, label_volumes_ml(labels, names), entry, report, intensity_fit=fit,
                           super_resolved_by=super_resolved_by, intracranial_ml=intracranial_ml, brain_mask_source=source,
                           brain_evidence=evidence, bias_corrected=bias_corrected)
+    if keep_probabilities:
+        result.probabilities = {k: labels.with_array(np.ascontiguousarray(probabilities[k], dtype=np.float32),
+                                                     kind="probability", tissue=names[k])
+                                for k in sorted(names) if k != 0}
     if instances_of:
         result.instances, result.instance_table = connected_instances(labels, instances_of)
     progress.update(1.0, "segmented")

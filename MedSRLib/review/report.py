@@ -23,8 +23,8 @@ from ..io import read_volume
 from ..io.formats import file_stem, is_volume_file
 from ..metrics.labels import looks_like_labels
 from ..progress import SILENT, Progress
-from ..volume import Volume
 from ..strip.field_of_view import warning_of
+from ..volume import Volume
 from .mosaic import VIEWS, display_window, mosaic_png, on_world_grid, world_aligned_grid
 
 #: colours of labels a colour table does not name (tab10-like)

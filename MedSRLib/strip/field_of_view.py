@@ -53,16 +53,13 @@ def cut_sides(areas: Dict[str, float]) -> Dict[str, float]:
     return {side: area for side, area in areas.items() if area >= CUT_MM2}
 
 
-def cut_warning(cut: Dict[str, float]) -> str:
-    """One line for the user when the field of view cuts the brain ("" when it does not)."""
+def warning_of(evidence: Dict) -> str:
+    """One line for the user when a brain extraction's evidence (BrainMask.evidence, or `brain_evidence` in
+    volumes.json) says the field of view cuts the brain; "" when it does not."""
+    areas = evidence.get("brain_at_field_of_view_edge_mm2", {})
+    cut = {side: areas[side] for side in evidence.get("field_of_view_cuts_brain", [])}
     if not cut:
         return ""
     sides = ", ".join(f"{side} ({area:,.0f} mm^2 of brain on that edge)" for side, area in cut.items())
     return (f"the brain reaches the edge of the field of view: {sides}; the mask, the intracranial volume and the "
             "tissue volumes cover only the part of the brain inside the scan")
-
-
-def warning_of(evidence: Dict) -> str:
-    """cut_warning of a brain extraction's evidence (BrainMask.evidence, or `brain_evidence` in volumes.json)."""
-    areas = evidence.get("brain_at_field_of_view_edge_mm2", {})
-    return cut_warning({side: areas[side] for side in evidence.get("field_of_view_cuts_brain", [])})

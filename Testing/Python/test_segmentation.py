@@ -204,6 +204,49 @@ def test_segment_command_writes_labels_colours_and_volumes(tmp_path, capsys, hel
     assert json.loads((tmp_path / "sr.volumes.json").read_text())["super_resolved_by"].startswith("none")
 
 
+PROBABILITY_FILES = {1: "cerebrospinal_fluid", 2: "grey_matter", 3: "white_matter"}
+
+
+def test_probability_maps_are_the_posteriors_behind_the_labels_and_follow_the_tissue_fractions(tmp_path, capsys, held_out, tissues):
+    source = tmp_path / "t1.nrrd"
+    write_volume(held_out[0], source)
+    out = tmp_path / "labels.nii.gz"
+    assert main(["segment", str(source), str(out), "--probabilities", "--device", "cpu", "--quiet", "--skull-stripped"]) == 0
+    assert "probability maps ->" in capsys.readouterr().out
+    labels = read_volume(out)
+    maps = {k: read_volume(tmp_path / f"labels.probability-{name}.nii.gz") for k, name in PROBABILITY_FILES.items()}
+    stacked = np.stack([maps[k].as_float32() for k in sorted(maps)])
+    assert all(m.grid == held_out[0].grid for m in maps.values())
+    assert stacked.min() >= 0.0 and stacked.max() <= 1.0 + 1e-6
+    labelled = labels.array > 0
+    assert np.array_equal(stacked.argmax(axis=0)[labelled] + 1, labels.array[labelled])  # the label is the most probable tissue
+    # they carry more than the labels: against the template's own tissue fractions on this held-out crop, measured
+    # Pearson r 0.884 / 0.914 / 0.944 (CSF / GM / WM) for the maps and 0.849 / 0.883 / 0.910 for the labels
+    lo, hi = (50, 60, HELD_OUT_K_START), (146, 172, HELD_OUT_K_START + 56)
+    fractions = tissues.probabilities[:, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    for k in sorted(maps):
+        r_map = np.corrcoef(maps[k].as_float32().ravel(), fractions[k].ravel())[0, 1]
+        r_label = np.corrcoef((labels.array == k).ravel().astype(np.float32), fractions[k].ravel())[0, 1]
+        assert r_map > r_label + 0.02 and r_map > 0.85, (k, r_map, r_label)
+    # a map that exists already is not replaced, and then nothing is written
+    taken = tmp_path / "again.probability-grey_matter.nii.gz"
+    taken.write_bytes(b"the user's file")
+    assert main(["segment", str(source), str(tmp_path / "again.nii.gz"), "--probabilities", "--device", "cpu", "--quiet",
+                 "--skull-stripped"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert taken.read_bytes() == b"the user's file" and not (tmp_path / "again.nii.gz").exists()
+
+
+def test_probability_maps_are_zero_outside_a_given_brain_mask(held_out):
+    mask = held_out[0].with_array((held_out[1] > 0).astype(np.uint8))
+    result = segment(held_out[0], device="cpu", brain_mask=mask, keep_probabilities=True, atlas_priors=False)
+    stacked = np.stack([result.probabilities[k].array for k in sorted(result.probabilities)])
+    assert sorted(result.probabilities) == [1, 2, 3]
+    assert stacked[:, held_out[1] == 0].max() == 0.0
+    assert stacked.sum(axis=0)[held_out[1] > 0] == pytest.approx(1.0, abs=1e-5)  # inside the mask the tissues share all
+    assert segment(held_out[0], device="cpu", brain_mask=mask, atlas_priors=False).probabilities == {}  # kept only when asked
+
+
 def test_segment_command_refuses_a_4d_file(tmp_path, capsys):
     nibabel = pytest.importorskip("nibabel")
     from pathlib import Path

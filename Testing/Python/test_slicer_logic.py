@@ -358,10 +358,18 @@ def slicer_array(node) -> np.ndarray:
 def test_real_segmentation_becomes_a_named_coloured_segmentation_node(logic, logics, t1, scratch):
     """The shipped brain-tissue model through the real `medsr segment` child process."""
     before, count = snapshot(t1), logics.scene.GetNumberOfNodes()
-    result = logic.run(t1, Request(task="segment", method="brain-tissue", device="cpu", skullStripped=True))
+    result = logic.run(t1, Request(task="segment", method="brain-tissue", device="cpu", skullStripped=True,
+                                   probabilityMaps=True))
     names = [name for name, _, _ in segmentLabels(result.node)]
     assert names == ["cerebrospinal fluid", "grey matter", "white matter"]
     assert any(note.startswith("grey matter: ") and note.endswith(" mL") for note in result.notes)
+    # the tissues' probability maps, as volumes on the input's grid, named after the segmentation and the tissue
+    assert list(result.probabilityNodes) == names
+    maps = {tissue: slicer_array(node) for tissue, node in result.probabilityNodes.items()}
+    for tissue, node in result.probabilityNodes.items():
+        assert node.GetName() == f"{result.node.GetName()} {tissue} probability"
+        _assert_on_grid(node, Grid.from_ijk_to_ras(ijk_to_ras(t1), nodes.dimensions(t1)))
+        assert 0.0 <= maps[tissue].min() and maps[tissue].max() <= 1.0 + 1e-6 and maps[tissue].max() > 0.9
     assert_unchanged(t1, before)
     assert logics.scene.GetNumberOfNodes() > count
     assert list(scratch.iterdir()) == []
@@ -500,6 +508,8 @@ def test_brain_mask_of_noise_is_refused_in_the_panel_terms_and_adds_nothing(logi
     assert list(scratch.iterdir()) == []
     with pytest.raises(ProcessingError, match="option of the brain mask task"):
         logic.run(node, Request(task="segment", method="brain-tissue", maskedVolume=True))
+    with pytest.raises(ProcessingError, match="probability maps are an option of segmentation"):
+        logic.stripBrain(node, probabilityMaps=True)
 
 
 class _SliceWidget:

@@ -200,14 +200,15 @@ def test_the_panel_turns_mirroring_off_only_for_the_autoencoder(module):
     assert widget._request().mirror is True
 
 
-def test_the_panel_asks_for_super_resolution_first_only_when_segmenting(module):
+@pytest.mark.parametrize("option", ["superResolveFirst", "probabilityMaps"])
+def test_the_panel_asks_for_segmentation_options_only_when_segmenting(module, option):
     widget = module.MedSRWidget()
     p = widget._parameterNode = module.MedSRParameterNode()
-    p.superResolveFirst = True
-    assert widget._request().superResolveFirst is False  # the default task is super-resolution
+    setattr(p, option, True)
+    assert getattr(widget._request(), option) is False  # the default task is super-resolution
     p.task, p.method = module.Task.SEGMENTATION, "brain-tissue"
     request = widget._request()
-    assert request.task == "segment" and request.superResolveFirst is True
+    assert request.task == "segment" and getattr(request, option) is True
 
 
 def test_logic_has_a_parameter_node(module):

@@ -7,7 +7,7 @@ reference), CSF filling the rest of the mask; placed anew on a grid of their own
 
     python Testing/Benchmarks/heads/tuning_cases_syn.py OUTPUT_FOLDER MNI305_NIFTI
 
-writes {3t18yo,mni305}-{real,T1-like,T2-like,PD-like,mask,labels}.nii.gz (needs the `bench` extra for antspyx;
+writes {3t18yo,mni305}-{real,T1-like,T2-like,PD-like,mask,labels,csf,gm,wm}.nii.gz (needs the `bench` extra for antspyx;
 about 2 min of SyN per head on 2 cores).
 """
 
@@ -65,6 +65,8 @@ def main(folder: Path, mni305: Path) -> None:
         write_volume(placed["head"], folder / f"{name}-real.nii.gz", overwrite=True)
         write_volume(placed["mask"], folder / f"{name}-mask.nii.gz", overwrite=True)
         write_volume(placed["labels"], folder / f"{name}-labels.nii.gz", overwrite=True)
+        for tissue in maps:  # the tissue fractions the renderings are mixed from (the truth for probability maps)
+            write_volume(placed[tissue], folder / f"{name}-{tissue}.nii.gz", overwrite=True)
         for kind, signals in RENDERINGS.items():
             image = render(placed["head"], placed, placed["mask"].array > 0, signals)
             write_volume(image, folder / f"{name}-{kind}.nii.gz", overwrite=True)
