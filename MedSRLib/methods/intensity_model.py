@@ -57,6 +57,8 @@ class IntensityFit:
     prior: str = "network"
     #: with atlas priors, the mean Dice between the network's labels and the atlas-only fit, else None
     network_agreement: Optional[float] = None
+    #: the factor CSF's posterior was weighed by before the labels were taken (1: none; methods/segmentation.py)
+    csf_prior_scale: float = 1.0
 
     def describe(self, names=None) -> str:
         names = names or {}
@@ -64,6 +66,8 @@ class IntensityFit:
         if self.applied:
             prior = f"prior: {self.prior}" + ("" if self.network_agreement is None else
                                               f", the network agreeing by {self.network_agreement:.2f}")
+            if self.csf_prior_scale != 1.0:
+                prior += f", CSF's prior weighed by {self.csf_prior_scale:g} (a T1-weighted scan)"
             return f"intensity model applied ({prior}; normalised intensity per tissue: {fitted})"
         return f"intensity model not applied: {self.reason}" + (f" ({fitted})" if fitted else "")
 

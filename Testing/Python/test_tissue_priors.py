@@ -182,3 +182,43 @@ def test_the_network_on_the_brains_box_labels_as_on_the_whole_grid(placed, label
     brain = mean_dice(whole > 0, boxed > 0, labels=(True,))  # (the edge's labels come through resampling)
     tissues = mean_dice(whole, boxed)
     assert brain >= 0.995 and tissues >= 0.98, (brain, tissues)
+
+
+def test_csf_is_weighed_down_in_a_t1_weighted_scan_labelled_with_the_atlas_priors(placed, labelled, monkeypatch):
+    """The population's CSF prior claims the T1's dark partial-volume cortex (methods/segmentation.CSF_PRIOR_T1): in
+    the T1 the posterior of CSF is weighed by the factor; not in the inverted (T2-like) head, nor without the atlas."""
+    from MedSRLib.methods import segmentation
+
+    assert labelled["T1", True].intensity_fit.csf_prior_scale == segmentation.CSF_PRIOR_T1 < 1.0
+    assert "CSF's prior weighed by" in labelled["T1", True].intensity_fit.describe()
+    assert labelled["inverted", True].intensity_fit.csf_prior_scale == 1.0
+    assert labelled["T1", False].intensity_fit.csf_prior_scale == 1.0
+    monkeypatch.setattr(segmentation, "CSF_PRIOR_T1", 1.0)
+    unweighed = segment(placed[0], device="cpu", brain_mask=placed[1])
+    weighed = labelled["T1", True]
+    csf, grey = "cerebrospinal fluid", "grey matter"
+    # the voxels CSF gives up go to grey matter (the cortex's edge), and the brain's total stays
+    assert weighed.volumes_ml[csf] < 0.9 * unweighed.volumes_ml[csf]
+    assert weighed.volumes_ml[grey] > unweighed.volumes_ml[grey]
+    assert sum(weighed.volumes_ml.values()) == pytest.approx(sum(unweighed.volumes_ml.values()), rel=1e-3)
+    # the voxels that change were CSF (but for a few at tissue edges, where the probabilities are brought back from
+    # the 1 mm working grid to this 2 mm one)
+    changed = weighed.labels.array != unweighed.labels.array
+    assert changed.any() and np.mean(unweighed.labels.array[changed] == 1) > 0.95
+
+
+def test_weighing_csf_keeps_the_tissues_sum_and_the_background():
+    from MedSRLib.methods.intensity_model import IntensityFit
+    from MedSRLib.methods.segmentation import _csf_weighed
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(4), size=(5, 6, 7)).transpose(3, 0, 1, 2).astype(np.float32)
+    names = {0: "background", 1: "cerebrospinal fluid", 2: "grey matter", 3: "white matter"}
+    fit = IntensityFit(True)
+    weighed = _csf_weighed(probabilities.copy(), fit, names, 0.1)
+    assert fit.csf_prior_scale == 0.1
+    np.testing.assert_allclose(weighed[0], probabilities[0])
+    np.testing.assert_allclose(weighed[1:].sum(axis=0), probabilities[1:].sum(axis=0), rtol=1e-5)
+    # the odds of CSF against each other tissue fall tenfold; those between the others stay
+    np.testing.assert_allclose(weighed[1] / weighed[2], 0.1 * probabilities[1] / probabilities[2], rtol=1e-4)
+    np.testing.assert_allclose(weighed[2] / weighed[3], probabilities[2] / probabilities[3], rtol=1e-4)
