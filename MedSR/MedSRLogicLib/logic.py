@@ -510,6 +510,8 @@ class MedSRLogic:
                     notes = notes + ["intensity model applied" if fit["applied"] else f"intensity model not applied: {fit['reason']}"]
                     if fit["applied"] and fit.get("prior"):
                         notes = notes + [f"intensity model prior: {fit['prior']}"]
+                    if fit["applied"] and fit.get("csf_prior_scale", 1.0) != 1.0:
+                        notes = notes + [f"CSF's prior weighed by {fit['csf_prior_scale']:g} (a T1-weighted scan)"]
                 notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in summary["volumes_ml"].items()]
             if request.showResult:
                 _showQuietly(segmentation)
