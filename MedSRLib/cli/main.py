@@ -528,7 +528,7 @@ def cmd_segment(args) -> int:
         written.text(extras[1], json.dumps(summary, indent=2) + "\n")
     for note in result.report.notes if result.report else []:
         print(f"note: {note}", file=sys.stderr)
-    cut = warning_of(result.brain_evidence) if result.brain_evidence else ""
+    cut = warning_of(result.brain_evidence)
     if cut:
         print(f"warning: {cut}", file=sys.stderr)
     if result.super_resolved_by:

@@ -202,10 +202,6 @@ def segment(
     return result
 
 
-def _csf_label(names: Dict[int, str]) -> Optional[int]:
-    return next((k for k, name in names.items() if name == "cerebrospinal fluid"), None)
-
-
 def _t1_ordered(fit: IntensityFit, names: Dict[int, str]) -> bool:
     """Whether the fitted means put CSF below grey matter below white matter (T1-weighted)."""
     means = {names.get(t): m for t, m in zip(fit.tissues, fit.means)}
@@ -216,7 +212,7 @@ def _t1_ordered(fit: IntensityFit, names: Dict[int, str]) -> bool:
 def _csf_weighed(probabilities: np.ndarray, fit: IntensityFit, names: Dict[int, str], factor: float) -> np.ndarray:
     """``probabilities`` with CSF's weighed by ``factor`` and the tissues renormalised to their former sum per voxel
     (the background's untouched): the posteriors under a CSF prior ``factor`` times the fit's."""
-    csf = _csf_label(names)
+    csf = next(k for k, name in names.items() if name == "cerebrospinal fluid")
     tissues = [k for k in names if k != 0]
     before = probabilities[tissues].sum(axis=0)
     probabilities[csf] *= factor
