@@ -511,7 +511,9 @@ class MedSRLogic:
                     if fit["applied"] and fit.get("prior"):
                         notes = notes + [f"intensity model prior: {fit['prior']}"]
                     if fit["applied"] and fit.get("csf_prior_scale", 1.0) != 1.0:
-                        notes = notes + [f"CSF's prior weighed by {fit['csf_prior_scale']:g} (a T1-weighted scan)"]
+                        apart = fit.get("csf_separation")
+                        notes = notes + [f"CSF's prior weighed by {fit['csf_prior_scale']:g}" + (
+                            "" if apart is None else f" (CSF {apart:.2f} summed spreads from grey matter)")]
                 notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in summary["volumes_ml"].items()]
             if request.showResult:
                 _showQuietly(segmentation)

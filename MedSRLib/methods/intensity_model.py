@@ -59,6 +59,8 @@ class IntensityFit:
     network_agreement: Optional[float] = None
     #: the factor CSF's posterior was weighed by before the labels were taken (1: none; methods/segmentation.py)
     csf_prior_scale: float = 1.0
+    #: with atlas priors, how far apart the fitted CSF and grey-matter means lie, in their summed spreads, else None
+    csf_separation: Optional[float] = None
 
     def describe(self, names=None) -> str:
         names = names or {}
@@ -67,7 +69,9 @@ class IntensityFit:
             prior = f"prior: {self.prior}" + ("" if self.network_agreement is None else
                                               f", the network agreeing by {self.network_agreement:.2f}")
             if self.csf_prior_scale != 1.0:
-                prior += f", CSF's prior weighed by {self.csf_prior_scale:g} (a T1-weighted scan)"
+                prior += f", CSF's prior weighed by {self.csf_prior_scale:g}" + (
+                    "" if self.csf_separation is None else
+                    f" (CSF {self.csf_separation:.2f} summed spreads from grey matter)")
             return f"intensity model applied ({prior}; normalised intensity per tissue: {fitted})"
         return f"intensity model not applied: {self.reason}" + (f" ({fitted})" if fitted else "")
 

@@ -25,17 +25,23 @@ DEFAULT_MODEL = "brain-tissue"
 BIAS_LEVELS = 3
 #: the network runs on the brain mask's bounding box widened by this many voxels (the rest is background)
 BOX_MARGIN_VOXELS = 8
-#: in a T1-weighted scan (the fit finds CSF < grey < white matter) labelled with the atlas's tissue maps as prior,
-#: CSF's posterior is weighed by this before the labels are taken (the posteriors renormalised: a prior ten times
-#: lower). The maps are a population's average and their CSF is whatever grey and white matter leave, so they expect
-#: CSF wherever brains differ (sulci, the cortex's edge); in T1 the cortex's partial-volume voxels there are dark,
-#: and the fit gave them to CSF: on the tuning heads (mni305 and 3T18yo placed anew, SyN-made references; not
-#: validation heads) 275 / 411 mL of CSF for references of 219 / 283 mL (T1-like rendering, real T1). Mean tissue
-#: Dice with medsr's own mask, factor 1 -> 0.2 / 0.1 / 0.05: mni305 T1-like 0.861 -> 0.881 / 0.884 / 0.883, real
-#: 0.693 -> 0.700 / 0.702 / 0.703; 3T18yo T1-like 0.832 -> 0.859 / 0.866 / 0.871, real 0.665 -> 0.694 / 0.701 / 0.706.
-#: Not for other contrasts: it helped T2-like renderings (3T18yo 0.828 -> 0.851 at 0.1) but cost the PD-like one,
-#: whose CSF and grey matter lie close (mni305 0.782 -> 0.664), and T2/PD order alone does not tell them apart.
-CSF_PRIOR_T1 = 0.1
+#: where CSF and grey matter lie apart in intensity (``MIN_CSF_SEPARATION``) in a scan labelled with the atlas's tissue
+#: maps as prior, CSF's posterior is weighed by this before the labels are taken (the posteriors renormalised: a prior
+#: ten times lower). The maps are a population's average and their CSF is whatever grey and white matter leave, so
+#: they expect CSF wherever brains differ (sulci, the cortex's edge); the cortex's partial-volume voxels there lie
+#: between CSF's and grey matter's intensities, and the prior gave them to CSF: on the tuning heads (mni305 and 3T18yo
+#: placed anew, SyN-made references; not validation heads) 275 / 411 mL of CSF for references of 219 / 283 mL
+#: (T1-like rendering, real T1). Mean tissue Dice with medsr's own mask, factor 1 -> 0.2 / 0.1 / 0.05: mni305 T1-like
+#: 0.861 -> 0.881 / 0.884 / 0.883, real 0.693 -> 0.700 / 0.702 / 0.703; 3T18yo T1-like 0.832 -> 0.859 / 0.866 / 0.871,
+#: real 0.665 -> 0.694 / 0.701 / 0.706; T2-like renderings (1 -> 0.1) mni305 0.815 -> 0.838, 3T18yo 0.828 -> 0.851.
+CSF_PRIOR_SCALE = 0.1
+#: ... in a T1-weighted scan (the fit finds CSF < grey < white matter), and in any other where the fitted CSF and
+#: grey-matter means lie at least this many summed spreads apart: in a PD-like image they lie close (CSF just above
+#: grey matter), the fit's CSF is already lean (mni305 198 mL for 219), and weighing it down cost what it gained
+#: elsewhere (mni305 PD-like 0.782 -> 0.664, 3T18yo 0.800 -> 0.715). Measured on the tuning heads (own mask): real T1
+#: 1.60 / 1.29, T1-like 1.42 / 1.40, T2-like 1.47 / 1.57, PD-like 0.57 / 0.59 (mni305 / 3T18yo); 1.0 lies between.
+#: (The T1 order alone was the rule until 2026-12-05 16:20 UTC; T1s keep it, whatever their separation.)
+MIN_CSF_SEPARATION = 1.0
 
 
 @dataclass
@@ -174,8 +180,10 @@ def segment(
         probabilities, fit = refine_with_intensity_model(image, probabilities, [k for k in names if k != 0], names=names,
                                                          spatial_prior=spatial_prior,
                                                          brain=inside_working)
-        if spatial_prior is not None and fit.applied and _t1_ordered(fit, names):
-            probabilities = _csf_weighed(probabilities, fit, names, CSF_PRIOR_T1)
+        if spatial_prior is not None and fit.applied:
+            fit.csf_separation = csf_separation(fit, names)
+            if _t1_ordered(fit, names) or (fit.csf_separation or 0.0) >= MIN_CSF_SEPARATION:
+                probabilities = _csf_weighed(probabilities, fit, names, CSF_PRIOR_SCALE)
     grid = working if on_working_grid else volume.grid
     if grid != working:
         progress.update(0.92, "bringing probabilities back to the input grid")
@@ -200,6 +208,16 @@ def segment(
         result.instances, result.instance_table = connected_instances(labels, instances_of)
     progress.update(1.0, "segmented")
     return result
+
+
+def csf_separation(fit: IntensityFit, names: Dict[int, str]) -> Optional[float]:
+    """How far apart the fitted CSF and grey-matter means lie, in their summed spreads (either order); None
+    without both tissues."""
+    fitted = {names.get(t): (m, s) for t, m, s in zip(fit.tissues, fit.means, fit.sds)}
+    if "cerebrospinal fluid" not in fitted or "grey matter" not in fitted:
+        return None
+    (csf, csf_sd), (grey, grey_sd) = fitted["cerebrospinal fluid"], fitted["grey matter"]
+    return float(abs(csf - grey) / max(csf_sd + grey_sd, 1e-12))
 
 
 def _t1_ordered(fit: IntensityFit, names: Dict[int, str]) -> bool:

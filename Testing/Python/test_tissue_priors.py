@@ -184,17 +184,29 @@ def test_the_network_on_the_brains_box_labels_as_on_the_whole_grid(placed, label
     assert brain >= 0.995 and tissues >= 0.98, (brain, tissues)
 
 
-def test_csf_is_weighed_down_in_a_t1_weighted_scan_labelled_with_the_atlas_priors(placed, labelled, monkeypatch):
-    """The population's CSF prior claims the T1's dark partial-volume cortex (methods/segmentation.CSF_PRIOR_T1): in
-    the T1 the posterior of CSF is weighed by the factor; not in the inverted (T2-like) head, nor without the atlas."""
+def test_csf_is_weighed_down_where_it_lies_apart_from_grey_matter_with_the_atlas_priors(placed, inverted, labelled,
+                                                                                       monkeypatch):
+    """The population's CSF prior claims the cortex's partial-volume voxels (methods/segmentation.CSF_PRIOR_SCALE):
+    in a T1, and in another contrast where the fit sets CSF apart from grey matter, CSF's posterior is weighed by the
+    factor; not where they lie closer than MIN_CSF_SEPARATION (the inverted head), nor without the atlas."""
     from MedSRLib.methods import segmentation
 
-    assert labelled["T1", True].intensity_fit.csf_prior_scale == segmentation.CSF_PRIOR_T1 < 1.0
-    assert "CSF's prior weighed by" in labelled["T1", True].intensity_fit.describe()
-    assert labelled["inverted", True].intensity_fit.csf_prior_scale == 1.0
+    fit = labelled["T1", True].intensity_fit
+    assert fit.csf_prior_scale == segmentation.CSF_PRIOR_SCALE < 1.0
+    assert f"CSF's prior weighed by 0.1 (CSF {fit.csf_separation:.2f} summed spreads" in fit.describe()
+    # the inverted head: CSF above grey matter, 0.85 summed spreads apart (the T1 1.18, both measured): kept
+    kept = labelled["inverted", True].intensity_fit
+    assert kept.csf_separation < segmentation.MIN_CSF_SEPARATION
+    assert kept.csf_prior_scale == 1.0 and "weighed" not in kept.describe()
+    monkeypatch.setattr(segmentation, "MIN_CSF_SEPARATION", kept.csf_separation - 0.01)  # a bar it clears
+    lowered = segment(inverted, device="cpu", brain_mask=placed[1]).intensity_fit
+    assert lowered.csf_prior_scale == segmentation.CSF_PRIOR_SCALE and lowered.csf_separation == pytest.approx(kept.csf_separation)
+    monkeypatch.undo()
     assert labelled["T1", False].intensity_fit.csf_prior_scale == 1.0
-    monkeypatch.setattr(segmentation, "CSF_PRIOR_T1", 1.0)
+    assert labelled["T1", False].intensity_fit.csf_separation is None
+    monkeypatch.setattr(segmentation, "CSF_PRIOR_SCALE", 1.0)
     unweighed = segment(placed[0], device="cpu", brain_mask=placed[1])
+    assert unweighed.intensity_fit.csf_prior_scale == 1.0 and "weighed" not in unweighed.intensity_fit.describe()
     weighed = labelled["T1", True]
     csf, grey = "cerebrospinal fluid", "grey matter"
     # the voxels CSF gives up go to grey matter (the cortex's edge), and the brain's total stays
@@ -222,3 +234,15 @@ def test_weighing_csf_keeps_the_tissues_sum_and_the_background():
     # the odds of CSF against each other tissue fall tenfold; those between the others stay
     np.testing.assert_allclose(weighed[1] / weighed[2], 0.1 * probabilities[1] / probabilities[2], rtol=1e-4)
     np.testing.assert_allclose(weighed[2] / weighed[3], probabilities[2] / probabilities[3], rtol=1e-4)
+
+
+def test_csf_separation_is_in_summed_spreads_either_way():
+    from MedSRLib.methods.intensity_model import IntensityFit
+    from MedSRLib.methods.segmentation import csf_separation
+
+    names = {0: "background", 1: "cerebrospinal fluid", 2: "grey matter", 3: "white matter"}
+    t1 = IntensityFit(True, tissues=[1, 2, 3], means=[0.45, 0.69, 0.93], sds=[0.09, 0.07, 0.07])
+    pd = IntensityFit(True, tissues=[1, 2, 3], means=[0.96, 0.90, 0.76], sds=[0.054, 0.052, 0.062])
+    assert csf_separation(t1, names) == pytest.approx(0.24 / 0.16)
+    assert csf_separation(pd, names) == pytest.approx(0.06 / 0.106)
+    assert csf_separation(IntensityFit(True, tissues=[2, 3], means=[0.5, 0.9], sds=[0.1, 0.1]), names) is None
