@@ -239,7 +239,9 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
                              peak_memory_mb=memory.peak_mb, super_resolved_by=result.super_resolved_by,
                              intensity_model="applied" if result.intensity_fit and result.intensity_fit.applied else "not applied",
                              intensity_prior=result.intensity_fit.prior if result.intensity_fit else None,
-                             network_agreement=result.intensity_fit.network_agreement if result.intensity_fit else None)}
+                             network_agreement=result.intensity_fit.network_agreement if result.intensity_fit else None,
+                             csf_separation=result.intensity_fit.csf_separation if result.intensity_fit else None,
+                             csf_prior_scale=result.intensity_fit.csf_prior_scale if result.intensity_fit else None)}
         if volume.grid == truth["labels"].grid:  # (the thick-slice input is on another grid: no baseline row)
             given = segment(volume, device=device, brain_mask=truth["mask"], **options)
             row[GIVEN_MASK] = tissue_figures(reference_labels, given.labels.array, brain, voxel_ml)
@@ -370,5 +372,11 @@ def _markdown(payload: dict) -> str:
               f"Rows `{EARLIER_REFERENCE}`: the real T1's labels scored against the reference of the runs before "
               "2026-12-04 evening (the MNI maps carried by SimpleITK's affine + B-spline registration instead of ANTs SyN; "
               "strip/head_reference.py), so the figures can be followed across runs."]
+    separations = [f"{name} {row['medsr']['csf_separation']:.2f}" + (" (weighed)" if row["medsr"].get("csf_prior_scale", 1.0) != 1.0 else "")
+                   for name, row in payload["tissues"].items() if row["medsr"].get("csf_separation") is not None]
+    if separations:  # (reports before 2026-12-05 16:30 UTC did not record them)
+        lines.append("How far `medsr`'s intensity fit set CSF apart from grey matter, in their summed spreads, and where CSF's "
+                     "prior was therefore weighed down (x0.1: a T1-weighted scan, or CSF at least 1.0 apart; "
+                     "methods/segmentation.py): " + "; ".join(separations) + ".")
     lines += [f"Not run: {peer}." for peer in payload.get("peers_not_run", [])]
     return "\n".join(lines) + "\n"
