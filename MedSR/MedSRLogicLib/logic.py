@@ -511,9 +511,9 @@ class MedSRLogic:
                     if fit["applied"] and fit.get("prior"):
                         notes = notes + [f"intensity model prior: {fit['prior']}"]
                     if fit["applied"] and fit.get("csf_prior_scale", 1.0) != 1.0:
-                        apart = fit.get("csf_separation")
-                        notes = notes + [f"CSF's prior weighed by {fit['csf_prior_scale']:g}" + (
-                            "" if apart is None else f" (CSF {apart:.2f} summed spreads from grey matter)")]
+                        from MedSRLib.methods.intensity_model import csf_weighing_note
+
+                        notes = notes + [csf_weighing_note(fit["csf_prior_scale"], fit.get("csf_separation"))]
                 notes = notes + [f"{label}: {ml:.1f} mL" for label, ml in summary["volumes_ml"].items()]
             if request.showResult:
                 _showQuietly(segmentation)

@@ -69,11 +69,23 @@ class IntensityFit:
             prior = f"prior: {self.prior}" + ("" if self.network_agreement is None else
                                               f", the network agreeing by {self.network_agreement:.2f}")
             if self.csf_prior_scale != 1.0:
-                prior += f", CSF's prior weighed by {self.csf_prior_scale:g}" + (
-                    "" if self.csf_separation is None else
-                    f" (CSF {self.csf_separation:.2f} summed spreads from grey matter)")
+                prior += ", " + csf_weighing_note(self.csf_prior_scale, self.csf_separation)
             return f"intensity model applied ({prior}; normalised intensity per tissue: {fitted})"
         return f"intensity model not applied: {self.reason}" + (f" ({fitted})" if fitted else "")
+
+    def separation(self, first: int, second: int) -> Optional[float]:
+        """How far apart the fitted means of tissues ``first`` and ``second`` (labels) lie, in their summed spreads;
+        None when either was not fitted."""
+        if first not in self.tissues or second not in self.tissues:
+            return None
+        a, b = self.tissues.index(first), self.tissues.index(second)
+        return float(abs(self.means[a] - self.means[b]) / max(self.sds[a] + self.sds[b], 1e-12))
+
+
+def csf_weighing_note(scale: float, separation: Optional[float]) -> str:
+    """The words for CSF's weighed prior (methods/segmentation.py), as the command line and the Slicer panel say them."""
+    return f"CSF's prior weighed by {scale:g}" + ("" if separation is None else
+                                                   f" (CSF {separation:.2f} summed spreads from grey matter)")
 
 
 def refine_with_intensity_model(image: np.ndarray, probabilities: np.ndarray, tissues: Sequence[int] = (1, 2, 3),
@@ -204,7 +216,7 @@ def _overlap(fit: IntensityFit, min_separation: float, names) -> str:
     """Why the fit must be refused (two tissues overlap in intensity), or ''."""
     for a in range(len(fit.tissues)):
         for b in range(a + 1, len(fit.tissues)):
-            separation = abs(fit.means[a] - fit.means[b]) / (fit.sds[a] + fit.sds[b])
+            separation = fit.separation(fit.tissues[a], fit.tissues[b])
             if separation < min_separation:
                 first, second = (names.get(t, f"label {t}") for t in (fit.tissues[a], fit.tissues[b]))
                 return (f"{first} and {second} overlap in intensity (means {separation:.2f} summed spreads apart, "

@@ -213,11 +213,10 @@ def segment(
 def csf_separation(fit: IntensityFit, names: Dict[int, str]) -> Optional[float]:
     """How far apart the fitted CSF and grey-matter means lie, in their summed spreads (either order); None
     without both tissues."""
-    fitted = {names.get(t): (m, s) for t, m, s in zip(fit.tissues, fit.means, fit.sds)}
-    if "cerebrospinal fluid" not in fitted or "grey matter" not in fitted:
+    label = {name: k for k, name in names.items()}
+    if "cerebrospinal fluid" not in label or "grey matter" not in label:
         return None
-    (csf, csf_sd), (grey, grey_sd) = fitted["cerebrospinal fluid"], fitted["grey matter"]
-    return float(abs(csf - grey) / max(csf_sd + grey_sd, 1e-12))
+    return fit.separation(label["cerebrospinal fluid"], label["grey matter"])
 
 
 def _t1_ordered(fit: IntensityFit, names: Dict[int, str]) -> bool:
