@@ -7,11 +7,14 @@
     farm-bench -n 2 --warmup 0 --timeout 900 -- medsr segment head711.nii.gz seg711.nii.gz --overwrite --quiet
     farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr thick4_head.nii.gz out_thick4_head.nii.gz --spacing 1 1 1 --overwrite --quiet
     farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr iso2_head.nii.gz out_iso2_head.nii.gz --spacing 1 1 1 --overwrite --quiet
+    farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr thick2_head.nii.gz out_thick2_head.nii.gz --spacing 1 1 1 --overwrite --quiet
+    farm-bench -n 2 --warmup 0 --timeout 900 -- medsr sr thick6_head.nii.gz out_thick6_head.nii.gz --spacing 1 1 1 --overwrite --quiet
 
 The held-out 711-2C head placed as in the heads-sr benchmark, cropped to its above-air box plus 10 voxels (whole
 slabs of 12), acquired at 1x1x4 mm (Gaussian profile) and 2x2x2 mm (box); the same head cropped to a field of view of
 the size issue 18 names (about 200x230x190 mm: HEAD_FOV_VOXELS, centred on the above-air box; the 711-2C average is
-above the air almost everywhere, so its box fills 264x252x264); and 711-2C as distributed (256^3).
+above the air almost everywhere, so its box fills 264x252x264); and 711-2C as distributed (256^3). The head-sized field of view is also acquired at
+1x1x2 and 1x1x6 mm (Gaussian profile), the heads-sr benchmark's other thicknesses.
 """
 
 import sys
@@ -52,6 +55,8 @@ def main(folder: Path) -> None:
     for name, volume in (("", head), ("_head", head_sized)):
         write_volume(degrade(volume, Acquisition((1, 1, 4), "gaussian")), folder / f"thick4{name}.nii.gz")
         write_volume(degrade(volume, Acquisition((2, 2, 2), "box")), folder / f"iso2{name}.nii.gz")
+    for thickness in (2, 6):  # the heads-sr benchmark's other thicknesses, on the head-sized field of view
+        write_volume(degrade(head_sized, Acquisition((1, 1, thickness), "gaussian")), folder / f"thick{thickness}_head.nii.gz")
     write_volume(load_head("711-2c"), folder / "head711.nii.gz")
 
 
