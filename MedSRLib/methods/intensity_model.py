@@ -214,11 +214,11 @@ def _shared_spread(sds, totals) -> float:
 
 def _overlap(fit: IntensityFit, min_separation: float, names) -> str:
     """Why the fit must be refused (two tissues overlap in intensity), or ''."""
-    for a in range(len(fit.tissues)):
-        for b in range(a + 1, len(fit.tissues)):
-            separation = fit.separation(fit.tissues[a], fit.tissues[b])
+    for index, tissue in enumerate(fit.tissues):
+        for other in fit.tissues[index + 1:]:
+            separation = fit.separation(tissue, other)
             if separation < min_separation:
-                first, second = (names.get(t, f"label {t}") for t in (fit.tissues[a], fit.tissues[b]))
+                first, second = (names.get(t, f"label {t}") for t in (tissue, other))
                 return (f"{first} and {second} overlap in intensity (means {separation:.2f} summed spreads apart, "
                         f"under {min_separation})")
     return ""

@@ -13,8 +13,8 @@
 The held-out 711-2C head placed as in the heads-sr benchmark, cropped to its above-air box plus 10 voxels (whole
 slabs of 12), acquired at 1x1x4 mm (Gaussian profile) and 2x2x2 mm (box); the same head cropped to a field of view of
 the size issue 18 names (about 200x230x190 mm: HEAD_FOV_VOXELS, centred on the above-air box; the 711-2C average is
-above the air almost everywhere, so its box fills 264x252x264); and 711-2C as distributed (256^3). The head-sized field of view is also acquired at
-1x1x2 and 1x1x6 mm (Gaussian profile), the heads-sr benchmark's other thicknesses.
+above the air almost everywhere, so its box fills 264x252x264); and 711-2C as distributed (256^3). The head-sized
+field of view is also acquired at 1x1x2 and 1x1x6 mm (Gaussian profile), the heads-sr benchmark's other thicknesses.
 """
 
 import sys
