@@ -7,18 +7,17 @@ import json
 import sys
 
 from ..errors import MedSRError
+from .options import add_device_modality_overwrite_quiet
 
 
-def add_parser(sub, device, modality, common_output) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser("strip", help="brain extraction: a brain mask on the input's grid (any MR contrast, "
                                      "orientation and field of view); refuses images with no head in them")
     p.add_argument("input")
     p.add_argument("output", help="the brain mask (a 0/1 label map on the input's grid); <stem>.strip.json beside it "
                                   "holds the intracranial volume and the evidence")
     p.add_argument("--masked", metavar="OUT_IMAGE", help="also write the input with everything outside the brain set to zero")
-    device(p)
-    modality(p)
-    common_output(p)
+    add_device_modality_overwrite_quiet(p)
 
 
 def cmd_strip(args: argparse.Namespace) -> int:

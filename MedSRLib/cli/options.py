@@ -1,0 +1,53 @@
+"""Options and small helpers that several commands share."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+
+def add_overwrite_and_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_modality(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--modality", choices=["MR", "CT"], help="what the intensities mean (default: from the file, else guessed: values <= -900 mean CT)")
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="for learned methods: auto, cpu, cuda, cuda:N or mps (classical methods run on the CPU)")
+
+
+def add_device_modality_overwrite_quiet(p: argparse.ArgumentParser) -> None:
+    """The options of every command that runs a method on one volume: --device, --modality, --overwrite, --quiet."""
+    add_device(p)
+    add_modality(p)
+    add_overwrite_and_quiet(p)
+
+
+def device_option(method, device: str) -> dict:
+    """Learned methods take the device; classical ones run where SimpleITK runs, so they take none."""
+    if method.family == "classical":
+        if device not in ("auto", "cpu"):
+            print(f"note: {method.name} is a classical method and runs on the CPU", file=sys.stderr)
+        return {}
+    return {"device": device}
+
+
+def method_list(text: Optional[str], task: str):
+    """The comma-separated method names of ``text`` (each checked against the registry), or None when empty."""
+    if not text:
+        return None
+    from ..methods import get
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        get(task, name)
+    return names
+
+
+def mm(values) -> str:
+    """Spacings or sizes in millimetres as ``1x1x4``."""
+    return "x".join(f"{v:.4g}" for v in values)
