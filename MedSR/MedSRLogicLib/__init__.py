@@ -12,14 +12,11 @@ from .logic import (
     SEGMENTATION,
     SUPER_RESOLUTION,
     TASKS,
-    Job,
     MedSRLogic,
     MethodInfo,
-    ProcessingCancelled,
-    ProcessingError,
     Request,
-    Result,
 )
+from .job import Job, ProcessingCancelled, ProcessingError, Result
 from .process import ProcessRunner, RunningProcess, SubprocessRunner
 from .segments import segmentationFromLabelMap, segmentLabels
 

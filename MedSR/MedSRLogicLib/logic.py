@@ -1,11 +1,10 @@
-"""MedSRLogic: super-resolution, enhancement and (once MedSRLib offers it) segmentation of scene volumes.
+"""MedSRLogic: super-resolution, enhancement, brain masks and tissue segmentation of scene volumes.
 
 Qt-free and application-free, so plain Python with ``slicer-core`` drives exactly what the module runs.
 The work itself runs in a child process (MedSRLib's `medsr` command line with ``--progress lines``, on
-files in a temporary folder), so
-the caller's thread stays free; only writing the input and reading the result happen in-thread. A run
-adds one new node (named after the input and the operation) when, and only when, it succeeded; the input
-node is only read.
+files in a temporary folder; job.py runs it), so the caller's thread stays free; only writing the input and
+reading the result happen in-thread. A run adds one new node (named after the input and the operation) when,
+and only when, it succeeded; the input node is only read.
 """
 
 from __future__ import annotations
@@ -15,28 +14,20 @@ import json
 import os
 import shutil
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import slicer
 
 from . import nodes
-from .process import MEDSR_ARGUMENTS, ProcessRunner, StderrParser, SubprocessRunner, python_command
+from .job import Job, ProcessingError, ProgressCallback, Result, Step
+from .process import MEDSR_ARGUMENTS, ProcessRunner, SubprocessRunner, python_command
 
 SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION, BRAIN_MASK = "sr", "enhance", "chain", "segment", "strip"
 TASKS = (SUPER_RESOLUTION, ENHANCEMENT, CHAIN, SEGMENTATION, BRAIN_MASK)
 DEVICES = ("auto", "gpu", "cpu")
 _CLI_DEVICES = {"auto": "auto", "gpu": "cuda", "cpu": "cpu"}
-
-
-class ProcessingError(RuntimeError):
-    """A run that could not start or did not finish; the message says why, in the user's terms."""
-
-
-class ProcessingCancelled(ProcessingError):
-    """The run was cancelled; nothing was added to the scene."""
 
 
 @dataclass(frozen=True)
@@ -83,171 +74,6 @@ class Request:
     maskedVolume: bool = False
     #: segmentation: also add each tissue's probability map as a volume (`medsr segment --probabilities`)
     probabilityMaps: bool = False
-
-
-@dataclass
-class Result:
-    node: object
-    seconds: float = 0.0
-    metrics: Optional[dict] = None
-    notes: List[str] = field(default_factory=list)
-    #: the map of inferred detail, when the request asked for one
-    uncertaintyNode: object = None
-    #: brain mask: the input with everything outside the brain zeroed, when the request asked for it
-    maskedNode: object = None
-    #: segmentation and brain mask: the volume of each label (and the intracranial volume), in mL
-    volumesMl: Dict[str, float] = field(default_factory=dict)
-    #: segmentation: each tissue's probability map (a scalar volume node, 0-1), when the request asked for them
-    probabilityNodes: Dict[str, object] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        text = f"{self.node.GetName()}: {self.seconds:.1f} s"
-        if self.metrics:
-            whole, foreground = self.metrics["whole"], self.metrics["foreground"]
-            text += (f"; PSNR {whole['psnr']:.2f} dB, SSIM {whole['ssim']:.4f}"
-                     f" (foreground PSNR {foreground['psnr']:.2f} dB, SSIM {foreground['ssim']:.4f})")
-        return text
-
-
-@dataclass
-class _Step:
-    name: str
-    label: str
-    arguments: List[str]
-    weight: float = 1.0
-
-
-ProgressCallback = Callable[[float, str], None]
-
-
-class Job:
-    """One run in a child process. ``poll()`` moves it on without blocking; ``wait()`` runs it to the end.
-
-    States: ``running``, ``done`` (``result`` is set), ``failed`` (``error`` says why) and ``cancelled``.
-    Callbacks are only ever called from inside ``poll()``, ``cancel()`` or ``wait()``, on the caller's thread.
-    """
-
-    RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
-
-    def __init__(self, steps: List[_Step], finish: Callable[[Dict[str, str], List[str]], Result], runner: ProcessRunner,
-                 command: List[str], env: Dict[str, str], folder: Path,
-                 onProgress: Optional[ProgressCallback] = None, onFinished: Optional[Callable[["Job"], None]] = None):
-        self._steps, self._finish, self._runner = steps, finish, runner
-        self._command, self._env, self.folder = command, env, folder
-        self._onProgress, self._onFinished = onProgress, onFinished
-        self._total = sum(step.weight for step in steps) or 1.0
-        self._index = -1
-        self._process = None
-        self._parser = StderrParser()
-        self._stdout = ""
-        self._outputs: Dict[str, str] = {}
-        self._notes: List[str] = []
-        self._started = time.monotonic()
-        self.state = self.RUNNING
-        self.result: Optional[Result] = None
-        self.error: Optional[str] = None
-        #: the input node's name, put in place of the scratch file's name in error messages
-        self.inputName: Optional[str] = None
-        self.fraction = 0.0
-        self.stage = ""
-
-    @property
-    def seconds(self) -> float:
-        return time.monotonic() - self._started
-
-    def start(self) -> "Job":
-        self._guard(self._startStep, 0)
-        return self
-
-    def poll(self) -> bool:
-        """Read what the process printed, start the next step or load the result; True while running."""
-        if self.state == self.RUNNING:
-            self._guard(self._advance)
-        return self.state == self.RUNNING
-
-    def cancel(self) -> None:
-        """Kill the process and remove the temporary folder; the scene stays as it was."""
-        if self.state != self.RUNNING:
-            return
-        self._end(self.CANCELLED, "cancelled")
-
-    def wait(self, timeout: Optional[float] = None, interval: float = 0.02) -> Result:
-        """Run to the end; raise ``ProcessingCancelled`` / ``ProcessingError`` unless it succeeded."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll():
-            if deadline is not None and time.monotonic() > deadline:
-                self._end(self.FAILED, f"did not finish within {timeout:g} s")
-                break
-            time.sleep(interval)
-        if self.state == self.CANCELLED:
-            raise ProcessingCancelled("the run was cancelled; nothing was added to the scene")
-        if self.state == self.FAILED:
-            raise ProcessingError(self.error)
-        return self.result
-
-    # --- inside ------------------------------------------------------------------------------------------
-    def _guard(self, function, *args) -> None:
-        try:
-            function(*args)
-        except Exception as error:  # any failure of the run ends it cleanly, with its message
-            if self.state != self.RUNNING:
-                raise  # the owner's own callback failed after the run had ended: not ours to hide
-            self._end(self.FAILED, str(error) or type(error).__name__)
-
-    def _startStep(self, index: int) -> None:
-        self._index, self._parser, self._stdout = index, StderrParser(), ""
-        step = self._steps[index]
-        self._report(0.0, step.label)
-        if self.state == self.RUNNING:  # the owner may have cancelled from its progress callback
-            self._process = self._runner.start(self._command + step.arguments, self._env, str(self.folder))
-
-    def _advance(self) -> None:
-        out, err = self._process.read()
-        self._stdout += out
-        step = self._steps[self._index]
-        for fraction, text in self._parser.feed(err):
-            self._report(fraction, f"{step.label}: {text}" if text else step.label)
-            if self.state != self.RUNNING:
-                return
-        returncode = self._process.returncode()
-        if returncode is None:
-            return
-        self._process = None
-        self._parser.close()
-        if returncode != 0:
-            message = self._parser.error(returncode)
-            if self.inputName:  # the child names its scratch copy; the user knows the node
-                message = message.replace("input.nrrd", repr(self.inputName))
-            raise ProcessingError(f"{step.label} failed: {message}")
-        self._outputs[step.name] = self._stdout
-        self._notes.extend(self._parser.notes())
-        if self._index + 1 < len(self._steps):
-            self._startStep(self._index + 1)
-            return
-        self._report(1.0, "Loading the result")
-        if self.state != self.RUNNING:
-            return
-        result = self._finish(self._outputs, self._notes)
-        result.seconds = self.seconds
-        self.result = result
-        self._end(self.DONE, None)
-
-    def _report(self, fraction: float, text: str) -> None:
-        done = sum(step.weight for step in self._steps[: max(self._index, 0)])
-        weight = self._steps[self._index].weight if self._index >= 0 else 0.0
-        self.fraction = min(1.0, (done + weight * fraction) / self._total)
-        self.stage = text
-        if self._onProgress is not None:
-            self._onProgress(self.fraction, text)
-
-    def _end(self, state: str, error: Optional[str]) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process = None
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.state, self.error = state, error
-        if self._onFinished is not None:
-            self._onFinished(self)
 
 
 class MedSRLogic:
@@ -368,7 +194,7 @@ class MedSRLogic:
 
     def _planChecked(self, volumeNode, request: Request, referenceNode, registry) -> "_Plan":
         grid = nodes.gridOf(volumeNode)
-        steps: List[_Step] = []
+        steps: List[Step] = []
         planNotes: List[str] = []
         name = volumeNode.GetName()
         source = "input.nrrd"
@@ -388,7 +214,7 @@ class MedSRLogic:
                 if "ae" not in request.steps:
                     raise ProcessingError("turning mirroring off is for the denoising autoencoder (ae); none of the steps is it")
                 arguments += ["--no-mirror"]
-            steps.append(_Step("enhance", f"Enhancement ({', '.join(request.steps)})", arguments))
+            steps.append(Step("enhance", f"Enhancement ({', '.join(request.steps)})", arguments))
             source, name = output, f"{name} enhanced {'+'.join(request.steps)}"
         if request.task in (SUPER_RESOLUTION, CHAIN):
             method = _info(registry.get(SUPER_RESOLUTION, request.method))
@@ -403,7 +229,7 @@ class MedSRLogic:
             arguments += _capabilities(method, request, finer)
             if request.dataConsistency and method.supportsDataConsistency and not finer:
                 planNotes.append("data consistency skipped: the output is coarser than the input along some axis")
-            steps.append(_Step("sr", f"Super-resolution ({method.name})", arguments))
+            steps.append(Step("sr", f"Super-resolution ({method.name})", arguments))
             name = f"{name} SR {method.name} {_mm(grid.spacing)}mm"
         if referenceNode is not None:
             _checkVolume(referenceNode, "reference")
@@ -412,7 +238,7 @@ class MedSRLogic:
                 raise ProcessingError(
                     f"reference {referenceNode.GetName()!r} is not on the result's grid "
                     f"({grid.describe_difference(referenceGrid)}); choose the reference's spacing as the target")
-            steps.append(_Step("eval", "Metrics against the reference",
+            steps.append(Step("eval", "Metrics against the reference",
                                ["eval", "reference.nrrd", "output.nrrd", "--kind", "image", "--json"], weight=0.25))
         return _Plan(steps, self._volumeFinisher(volumeNode, request, self.scene.GenerateUniqueName(name), planNotes))
 
@@ -463,7 +289,7 @@ class MedSRLogic:
             arguments.append("--skull-stripped")
         if request.probabilityMaps:
             arguments.append("--probabilities")
-        step = _Step("segment", f"Segmentation ({method.name}{', super-resolved first' if request.superResolveFirst else ''})", arguments)
+        step = Step("segment", f"Segmentation ({method.name}{', super-resolved first' if request.superResolveFirst else ''})", arguments)
         scene, name = self.scene, self.scene.GenerateUniqueName(f"{volumeNode.GetName()} segmentation {method.name}")
 
         def finish(folder: Path, outputs: Dict[str, str], notes: List[str]) -> Result:
@@ -526,7 +352,7 @@ class MedSRLogic:
         arguments = ["strip", "input.nrrd", "output.nrrd", "--device", _CLI_DEVICES[request.device]]
         if request.maskedVolume:
             arguments += ["--masked", "masked.nrrd"]
-        step = _Step("strip", "Brain mask (atlas registration)", arguments)
+        step = Step("strip", "Brain mask (atlas registration)", arguments)
         scene, inputName = self.scene, volumeNode.GetName()
         name = scene.GenerateUniqueName(f"{inputName} brain mask")
 
@@ -575,7 +401,7 @@ def _fieldOfViewWarning(evidence: Dict) -> List[str]:
 
 @dataclass
 class _Plan:
-    steps: List[_Step]
+    steps: List[Step]
     finish: Callable[[Path, Dict[str, str], List[str]], Result]
 
 
