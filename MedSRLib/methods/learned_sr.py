@@ -138,7 +138,7 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     # the expected absolute error, calibrated on the scan's own pairs (as for `adapt`, methods/uncertainty.py)
     profile = pair_profile or entry["sr"]["profile"]
     pair, = scan_pairs(data, factors, entry["sr"]["kind"], profile, first_only=True)
-    calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency))
+    calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency), factors=factors)
     return result, inferred_detail(result, volume, grid, method, calibration, unprojected)
 
 
