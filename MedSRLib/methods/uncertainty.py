@@ -20,7 +20,8 @@ The fit has a second term: the voxel's distance from the nearest acquired slice 
 slice centre, 0.5 half-way between two). Data consistency pins the result to the measurement where a slice was
 acquired and leaves the most to inference half-way between slices; on the tuning head (FreeSurfer 3T18yo placed,
 not the validation head) the true error half-way between slices was twice that near slice centres. The in-plane
-pairs were acquired the same way along their degraded axis, so each scan fits that term on its own pairs too.
+pairs were acquired the same way along their degraded axis, so each scan fits that term on its own pairs too. A
+scan coarse along every axis but coarser along one (2x2x3 mm) gets the term along that axis (calibrate_network).
 
 And a third: how much data consistency corrected the network's result. The projection moves the result only as far
 as its re-acquisition disagreed with the measurement, so where it moved a lot the network was wrong in what the scan
