@@ -15,13 +15,18 @@ finer grid. On the tuning head (FreeSurfer mni305, placed; 2x2x2 mm -> 1 mm) `cn
 over B-spline; adapted for 30 steps (learning rate 1e-4) +3.79, 60 steps +3.69, 150 steps +3.34, 60 steps at 5e-5
 +3.80, 100 at 5e-5 +3.65: hence 30 steps, 16 s of fitting on 2 cores.
 
-Patches of an isotropic scan are 24 voxels a side (``PATCH_ISOTROPIC``; thick slices keep ``PATCH``, 40). Measured
+Patches of an isotropic scan are 24 voxels a side (``PATCH_ISOTROPIC``; thick slices: ``PATCH``, below). Measured
 on 2026-12-04 on the same tuning head (mni305 placed, 2x2x2 mm -> 1 mm; the isotropic model of today, brain-sr-iso
 0.3.0, gains +3.19 dB inside the head unadapted): 30 steps of 40^3 patches +5.10 dB, 32^3 +5.15, 24^3 +5.04; one step
 of two patches takes 1.6 / 0.9 / 0.35 s on the 2 cores, so the fitting falls from about 48 s to 10 s, which is what
-brings `auto` on an isotropic head within a minute on this slow machine (heads-sr/file-to-file.md). (On thick slices,
-1x1x4 mm of the same head, 32^3 patches gained +5.43 dB against +4.62 for 40^3; not adopted for lack of a
-measurement on the validation head in time: a change there can change what `auto` takes for thick slices.)
+brings `auto` on an isotropic head within a minute on this slow machine (heads-sr/file-to-file.md).
+
+Thick slices: 120 steps of 32^3 patches (``PATCH``, ``STEPS``; 60 steps of 40^3 before 2026-12-06), about as much
+fitting time, for a step on 32^3 takes half the time of one on 40^3. Measured on the tuning head (mni305 placed, which
+no model trained on; `brain-sr-thick` 0.3.0; gain inside the head over B-spline, 40^3 x 60 -> 32^3 x 120): 1x1x2 mm
++10.33 -> +11.18 dB, 1x1x4 mm +4.94 -> +6.22 (32^3 x 60: +5.73; 24^3 x 120: +5.68), 1x1x6 mm +3.58 -> +3.75, each
+run 122-127 s on the 264^3 grid either way; on 3T18yo placed, a head the network trained on, 1x1x4 mm +3.77 ->
++3.78. Why the smaller patches learn more per second was not checked.
 
 Uncertainty: the expected absolute error, from how far the result departs from interpolation of the scan,
 calibrated on the scan's own pairs (as for `self`; methods/uncertainty.py).
@@ -42,10 +47,10 @@ from .consistency import OWN_PROFILE
 from .registry import Method, register
 from .scan_pairs import scan_pairs
 
-STEPS = 60
+STEPS = 120
 #: fine-tuning steps for an isotropic scan (see above)
 STEPS_ISOTROPIC = 30
-PATCH = 40
+PATCH = 32
 #: patch edge for an isotropic scan's pairs (see above)
 PATCH_ISOTROPIC = 24
 BATCH = 2
