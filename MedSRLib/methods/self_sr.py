@@ -32,13 +32,6 @@ from .registry import Method, register
 
 #: the 2-D network's receptive field reaches 6 voxels (six 3x3 convolutions)
 BOX_MARGIN_VOXELS = 8
-#: fitting steps (16 patches of 48x48 each). 300 before 2026-12-06; measured then on the tuning heads (placed anew,
-#: Gaussian thick slices; gain over B-spline inside the head / whole volume, 300 -> 600 steps): mni305 1x1x2 mm
-#: +11.64 / +5.60 -> +12.15 / +7.51 dB, 1x1x4 mm +6.97 / +5.84 -> +7.05 / +6.69 (seed 1: +6.54 / +5.44 -> +7.19 /
-#: +6.47), 1x1x6 mm +4.35 / +4.14 -> +4.76 / +4.64; 3T18yo 1x1x4 mm +3.71 / +3.70 -> +3.76 / +3.79 (seed 1: +3.52 /
-#: +3.49 -> +3.59 / +3.57); about 20 s more on 2 cores (40-44 s -> 59-65 s on a 264^3 grid). A cosine-decayed
-#: learning rate over the 300 steps lost 0.1-0.2 dB (mni305 1x1x4 mm), so the network was short of steps, not noisy.
-STEPS = 600
 
 
 def _restorer(width: int = 32, depth: int = 6):
@@ -65,7 +58,7 @@ def _restorer(width: int = 32, depth: int = 6):
 
 
 def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str = "gaussian",
-                       steps: int = STEPS, device: str = "auto", seed: int = 0, with_uncertainty: bool = False,
+                       steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False,
                        data_consistency: str | None = OWN_PROFILE):
     """The restored volume; with ``with_uncertainty`` also the map of its expected absolute error, in the volume's
     units (methods/uncertainty.py: the departure from Lanczos interpolation, calibrated on in-plane pairs)."""
@@ -186,7 +179,7 @@ register(Method(
     name="self", task="sr", family="learned", run=self_super_resolve,
     summary="self-supervised: learns from the scan's own in-plane detail and restores the thick-slice axis (SMORE idea); "
             "no training data, any modality; data-consistent",
-    options={"steps": f"fitting steps ({STEPS})", "profile": "slice profile of the scan (gaussian)", "uncertainty": "map of inferred detail",
+    options={"steps": "fitting steps (300)", "profile": "slice profile of the scan (gaussian)", "uncertainty": "map of inferred detail",
              "data_consistency": "projection onto the input (on by default, with the scan's slice profile)"},
 ))
 
