@@ -21,8 +21,9 @@ on 2026-12-04 on the same tuning head (mni305 placed, 2x2x2 mm -> 1 mm; the isot
 of two patches takes 1.6 / 0.9 / 0.35 s on the 2 cores, so the fitting falls from about 48 s to 10 s, which is what
 brings `auto` on an isotropic head within a minute on this slow machine (heads-sr/file-to-file.md).
 
-Thick slices: 120 steps of 32^3 patches (``PATCH``, ``STEPS``; 60 steps of 40^3 before 2026-12-06), about as much
-fitting time, for a step on 32^3 takes half the time of one on 40^3. Measured on the tuning head (mni305 placed, which
+Thick slices: 120 steps of 32^3 patches (``PATCH``, ``STEPS``; 60 steps of 40^3 before 2026-12-06): a step on 32^3
+takes about half the time of one on 40^3 (on the held-out head of the heads-sr benchmark 134-138 s in all, 121-123 s
+before). Measured on the tuning head (mni305 placed, which
 no model trained on; `brain-sr-thick` 0.3.0; gain inside the head over B-spline, 40^3 x 60 -> 32^3 x 120): 1x1x2 mm
 +10.33 -> +11.18 dB, 1x1x4 mm +4.94 -> +6.22 (32^3 x 60: +5.73; 24^3 x 120: +5.68), 1x1x6 mm +3.58 -> +3.75, each
 run 122-127 s on the 264^3 grid either way; on 3T18yo placed, a head the network trained on, 1x1x4 mm +3.77 ->
@@ -47,9 +48,11 @@ from .consistency import OWN_PROFILE
 from .registry import Method, register
 from .scan_pairs import scan_pairs
 
+#: fine-tuning steps for a thick-slice scan (see above)
 STEPS = 120
 #: fine-tuning steps for an isotropic scan (see above)
 STEPS_ISOTROPIC = 30
+#: patch edge for a thick-slice scan's pairs (see above)
 PATCH = 32
 #: patch edge for an isotropic scan's pairs (see above)
 PATCH_ISOTROPIC = 24
