@@ -4,7 +4,8 @@ Validation heads (none used to build the atlas or train the tissue network):
 
 * FreeSurfer's 711-2C average head (256^3 at 1 mm, skull, scalp, neck), reference brain mask its intracranial mask
   711-2B, reference tissues the MNI grey/white-matter maps carried onto it by ANTs SyN registration inside 711-2B
-  (strip/head_reference.py; before 2026-12-04 evening by a SimpleITK B-spline, still scored for the real T1); once
+  (strip/head_reference.py; iterating at full resolution since 2026-12-06; before 2026-12-04 evening by a SimpleITK
+  B-spline, still scored for the real T1); once
   as distributed and once placed as a scanner would (rotated by 12, -10 and 15 degrees, shifted by 7, -11, 9 mm,
   sampled on a sagittal 1 mm grid of its own);
 * ITK's KmeansTest subject (a single real subject, 2x2x3 mm, field of view cut at the chin), reference mask its
@@ -310,8 +311,8 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
                                 "deepbet 1.0.2 (trained by its authors on their own T1-weighted scans, none of these heads)",
                        "tissue_network": "brain-tissue (trained on the MNI ICBM152 2009a template only)"},
         "validated_on": {"711-2C": "FreeSurfer 711-2C average head; brain reference 711-2B intracranial mask; tissue "
-                                   "reference: MNI GM/WM maps carried onto 711-2C by ANTs SyN registration (affine, then diffeomorphic) of the "
-                                   "MNI T1 onto 711-2C inside 711-2B",
+                                   "reference: MNI GM/WM maps carried onto 711-2C by ANTs SyN registration (affine, then diffeomorphic, "
+                                   "iterating at full resolution since 2026-12-06) of the MNI T1 onto 711-2C inside 711-2B",
                          "ITK subject": "ITK KmeansTest T1 (2x2x3 mm); brain reference: its skull-stripped twin"},
         "placement": "rotated 12, -10, 15 degrees about x, y, z through the head's centre, shifted 7, -11, 9 mm, on a "
                      "sagittal 1 mm grid (i anterior->posterior, j superior->inferior, k right->left)",

@@ -8,7 +8,8 @@ reference), CSF filling the rest of the mask; placed anew on a grid of their own
     python Testing/Benchmarks/heads/tuning_cases_syn.py OUTPUT_FOLDER MNI305_NIFTI
 
 writes {3t18yo,mni305}-{real,T1-like,T2-like,PD-like,mask,labels,csf,gm,wm}.nii.gz (needs the `bench` extra for antspyx;
-about 2 min of SyN per head on 2 cores).
+about 10 min of SyN per head on 2 cores since SyN iterates at full resolution, 2026-12-06; cases made
+before then were made with antspy's default iterations, 40 / 20 / 0).
 """
 
 import sys
