@@ -10,8 +10,9 @@ can be stated. Two registrations make it:
   MNI T1 onto the head inside its intracranial mask: the heads benchmark's reference since 2026-12-04. It follows
   one brain's folding onto another's far closer than a B-spline grid can: the best two intensity thresholds, chosen
   on each reference itself inside 711-2B (``bench_heads.best_threshold_tissues``, a measure of how far a reference
-  agrees with the image, whoever's method is judged), reach a mean tissue Dice of 0.802 against the SyN reference
-  (GM 0.843, WM 0.819) and 0.771 against the B-spline one (GM 0.774, WM 0.751) on 711-2C. ANTs' registration is not
+  agrees with the image, whoever's method is judged), reach a mean tissue Dice of 0.802 against the SyN reference as
+  first built (antspy's default iterations; GM 0.843, WM 0.819) and 0.771 against the B-spline one (GM 0.774, WM
+  0.751) on 711-2C. ANTs' registration is not
   bit-reproducible: two builds of it differed in 0.1 % of the labels.
 
   Since 2026-12-06 SyN iterates at full resolution too (``SYN_ITERATIONS``): antspy's default for "SyN" is 40 / 20 / 0
