@@ -52,7 +52,7 @@ def cmd_sr(args) -> int:
 def _sr_one(args, method, source, output, uncertainty_path, device: str, label: str = "") -> None:
     from ..geometry import spacing_after
     from ..io import WrittenTogether, check_output_path, read_volume
-    from ..methods.consistency import OWN_PROFILE, project
+    from ..methods.consistency import OWN_PROFILE, project_onto_scan
     from .console import progress_bar
 
     check_output_path(output, [source], args.overwrite)
@@ -82,9 +82,11 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
     if "inference_notes" in result.metadata:
         print(f"note: {result.metadata['inference_notes']}", file=sys.stderr)
     if consistency in ("box", "gaussian") and "data_consistency" not in method.options:
-        result = project(result, volume, consistency)
+        result = project_onto_scan(result, volume, consistency)
     if "consistency_residual_after" in result.metadata:
-        print(f"note: data consistency ({result.metadata['data_consistency']} profile): RMS residual "
+        noise = (f", down to the scan's noise, sigma {result.metadata['consistency_noise_sigma']}"
+                 if "consistency_noise_sigma" in result.metadata else "")
+        print(f"note: data consistency ({result.metadata['data_consistency']} profile{noise}): RMS residual "
               f"{result.metadata['consistency_residual_before']} -> {result.metadata['consistency_residual_after']}", file=sys.stderr)
     with WrittenTogether(args.overwrite, [source]) as written:  # the result and its uncertainty map, or none
         written.volume(result, output)

@@ -78,13 +78,23 @@ def apply_along_axis(array: np.ndarray, weights: np.ndarray, axis: int) -> np.nd
     return np.moveaxis(moved @ weights.T.astype(np.float32), -1, axis)
 
 
-def degrade_and_interpolate(array: np.ndarray, axis: int, factor: float, profile: str) -> tuple:
+def degrade_and_interpolate(array: np.ndarray, axis: int, factor: float, profile: str, noise_sigma: float = 0.0,
+                            rng: np.random.Generator | None = None) -> tuple:
     """Acquire ``array`` with ``factor``-times coarser voxels along ``axis`` (slice ``profile``, same field of
-    view) and interpolate back with the windowed sinc; (result, the exact factor the whole voxels allow)."""
+    view) and interpolate back with the windowed sinc; (result, the exact factor the whole voxels allow).
+    ``noise_sigma``: the noise ``array`` carries (white, its units); the acquired voxels are given as much again
+    (Gaussian, from ``rng``) as the profile's averaging took away, so that they carry it as a scan's own voxels do."""
     n = array.shape[axis]
     m = max(1, int(round(n / factor)))
-    matrix = (lanczos_weights(m, n) @ profile_weights(n, m, profile, 1.0)).astype(np.float32)
-    return apply_along_axis(array, matrix, axis), n / m
+    acquire, back = profile_weights(n, m, profile, 1.0), lanczos_weights(m, n)
+    if noise_sigma <= 0:
+        return apply_along_axis(array, (back @ acquire).astype(np.float32), axis), n / m
+    coarse = apply_along_axis(array, acquire, axis)
+    shape = [1] * coarse.ndim
+    shape[axis] = m
+    missing = np.sqrt(np.maximum(1.0 - np.sum(acquire ** 2, axis=1), 0.0)) * noise_sigma
+    coarse = coarse + (rng or np.random.default_rng(0)).standard_normal(coarse.shape).astype(np.float32) * missing.reshape(shape).astype(np.float32)
+    return apply_along_axis(coarse, back, axis), n / m
 
 
 def interpolate(array: np.ndarray, source: Grid, target: Grid, method: str) -> np.ndarray:

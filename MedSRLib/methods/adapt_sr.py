@@ -46,6 +46,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE
 from .registry import Method, register
+from .noise import scan_noise_sigma
 from .scan_pairs import scan_pairs
 
 #: fine-tuning steps for a thick-slice scan (see above)
@@ -94,7 +95,8 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     data = (volume.as_float32() - offset) / scale
     if min(data.shape) < 8:
         raise MedSRError("`adapt` needs at least 8 voxels along every axis to learn from the scan")
-    pairs = scan_pairs(data, factors, entry["sr"]["kind"], profile)
+    noise = scan_noise_sigma(volume.as_float32()) / scale  # pairs as noisy as the scan (methods/scan_pairs.py)
+    pairs = scan_pairs(data, factors, entry["sr"]["kind"], profile, noise_sigma=noise, seed=seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     foreground = data > np.percentile(data, 50)  # patches that touch the head, not only air

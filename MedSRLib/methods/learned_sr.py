@@ -27,8 +27,9 @@ from ..errors import MedSRError
 from ..geometry import Grid, above_air_box, resample_to_grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
-from .consistency import OWN_PROFILE, project
+from .consistency import OWN_PROFILE, project_onto_scan
 from .registry import Method, register
+from .noise import scan_noise_sigma
 from .scan_pairs import scan_pairs
 from .uncertainty import calibrate_network, inferred_detail
 
@@ -130,14 +131,15 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     unprojected = result
     if data_consistency:
         progress.update(0.95, "data consistency")
-        result = project(result, volume, entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency,
-                         device=report.device)
+        result = project_onto_scan(result, volume, entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency,
+                                   device=report.device)
     progress.update(1.0, "done")
     if not with_uncertainty:
         return result
     # the expected absolute error, calibrated on the scan's own pairs (as for `adapt`, methods/uncertainty.py)
     profile = pair_profile or entry["sr"]["profile"]
-    pair, = scan_pairs(data, factors, entry["sr"]["kind"], profile, first_only=True)
+    pair, = scan_pairs(data, factors, entry["sr"]["kind"], profile, first_only=True,
+                       noise_sigma=scan_noise_sigma(volume.as_float32()) / scale)
     calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency), factors=factors)
     return result, inferred_detail(result, volume, grid, method, calibration, unprojected)
 

@@ -24,20 +24,27 @@ def estimate_noise_sigma(volume: Volume, mask: np.ndarray | None = None) -> floa
     return noise_sigma_of_array(volume.as_float32(), mask)
 
 
-def noise_sigma_of_array(array: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """:func:`estimate_noise_sigma` of a bare array; ``mask`` defaults to its Otsu foreground, holes filled."""
+def finest_diagonal_detail(array: np.ndarray) -> np.ndarray:
+    """The Haar wavelet's finest diagonal (HHH) subband of ``array`` (every axis at least 2 voxels), orthonormal:
+    white noise of standard deviation sigma keeps sigma there."""
     array = np.asarray(array, dtype=np.float64)
     n = [s - s % 2 for s in array.shape]
-    if min(n) < 2:
-        raise MedSRError("the volume is too small to estimate its noise")
     a = array[: n[0], : n[1], : n[2]]
     hhh = np.zeros([s // 2 for s in n])
     for di in (0, 1):
         for dj in (0, 1):
             for dk in (0, 1):
-                sign = (-1) ** (di + dj + dk)
-                hhh += sign * a[di::2, dj::2, dk::2]
-    hhh /= np.sqrt(8.0)
+                hhh += (-1) ** (di + dj + dk) * a[di::2, dj::2, dk::2]
+    return hhh / np.sqrt(8.0)
+
+
+def noise_sigma_of_array(array: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """:func:`estimate_noise_sigma` of a bare array; ``mask`` defaults to its Otsu foreground, holes filled."""
+    array = np.asarray(array, dtype=np.float64)
+    if min(array.shape) < 2:
+        raise MedSRError("the volume is too small to estimate its noise")
+    hhh = finest_diagonal_detail(array)
+    n = [s - s % 2 for s in array.shape]
     if mask is None:
         from ..metrics.intensity import foreground_of_array
 
@@ -45,6 +52,27 @@ def noise_sigma_of_array(array: np.ndarray, mask: np.ndarray | None = None) -> f
     inside = mask[: n[0] : 2, : n[1] : 2, : n[2] : 2]
     coefficients = hhh[inside] if inside.sum() > 1000 else hhh.ravel()
     return float(np.median(np.abs(coefficients)) / 0.6745)
+
+
+#: the standard deviation of a Rayleigh variable (MR magnitude noise in air) over the sigma of its Gaussian channels
+RAYLEIGH_SD = float(np.sqrt(2.0 - np.pi / 2.0))
+
+
+def noise_sigma_in_air(array: np.ndarray, inside: np.ndarray) -> float | None:
+    """The noise's standard deviation seen in the air around the object (outside ``inside`` dilated by 3 voxels):
+    the finest diagonal wavelet detail there, whose spread in MR magnitude air is the Rayleigh noise's (RAYLEIGH_SD
+    sigma), by Donoho's MAD rule (the odd edge of an object Otsu left out does not count); 0 for air that was zeroed
+    (masked) or simulated without noise; None with too little air."""
+    from scipy import ndimage
+
+    if min(np.shape(array)) < 2:
+        return None
+    hhh = finest_diagonal_detail(array)
+    n = [s - s % 2 for s in np.shape(array)]
+    air = ~ndimage.binary_dilation(inside, iterations=3)[: n[0] : 2, : n[1] : 2, : n[2] : 2]
+    if air.sum() < 1000:
+        return None
+    return float(np.median(np.abs(hhh[air])) / 0.6745 / RAYLEIGH_SD)
 
 
 def rician_mean(signal_over_sigma: np.ndarray) -> np.ndarray:
@@ -67,3 +95,17 @@ def rician_unbias(mean_magnitude: np.ndarray, sigma: float) -> np.ndarray:
     # beyond the table the mean is sqrt(A^2 + sigma^2) to within 1e-4
     out[high] = np.sqrt(np.maximum(ratio[high] ** 2 - 1.0, 0.0))
     return (out * sigma).astype(np.float32)
+
+
+def scan_noise_sigma(array: np.ndarray, inside: np.ndarray | None = None) -> float:
+    """The noise a scan carries: :func:`noise_sigma_of_array` inside the object (``inside``; default its Otsu
+    foreground), or :func:`noise_sigma_in_air` when the air shows less (air without noise: a simulated or masked scan,
+    where what the wavelet detail shows inside the object is its anatomy, not noise)."""
+    if inside is None:
+        from ..metrics.intensity import foreground_of_array
+
+        inside = foreground_of_array(np.asarray(array, np.float32))
+    sigma = noise_sigma_of_array(array, inside)
+    in_air = noise_sigma_in_air(array, inside)
+    return sigma if in_air is None else min(sigma, in_air)
+

@@ -18,19 +18,23 @@ from ..geometry import degrade_and_interpolate
 Pair = Tuple[np.ndarray, np.ndarray, Optional[float]]
 
 
-def scan_pairs(data: np.ndarray, factors: Sequence[float], kind: str, profile: str, first_only: bool = False) -> List[Pair]:
+def scan_pairs(data: np.ndarray, factors: Sequence[float], kind: str, profile: str, first_only: bool = False,
+               noise_sigma: float = 0.0, seed: int = 0) -> List[Pair]:
     """Pairs from ``data`` (the scan, normalised) for a model of ``kind`` ("thick-slice" or "isotropic") that
     restores the scan by ``factors`` (per axis, coarse over fine); ``first_only``: the first pair alone (all a
-    calibration needs)."""
+    calibration needs). ``noise_sigma``: the scan's noise (its units, methods/noise.py): the pairs' coarse voxels are
+    given back what the profile averaged away of it (geometry.degrade_and_interpolate), so that a network learns from
+    inputs as noisy as the scan it restores."""
+    rng = np.random.default_rng(seed)
     if kind == "isotropic":
         degraded = data
         for axis in range(3):
             if factors[axis] > 1.0 + 1e-6:
-                degraded, _ = degrade_and_interpolate(degraded, axis, float(factors[axis]), profile)
+                degraded, _ = degrade_and_interpolate(degraded, axis, float(factors[axis]), profile, noise_sigma, rng)
         return [(degraded, data, None)]
     thick = int(np.argmax(factors))
     pairs = []
     for axis in [a for a in range(3) if a != thick][: 1 if first_only else 2]:
-        degraded, exact = degrade_and_interpolate(data, axis, float(factors[thick]), profile)
+        degraded, exact = degrade_and_interpolate(data, axis, float(factors[thick]), profile, noise_sigma, rng)
         pairs.append((np.moveaxis(degraded, axis, -1), np.moveaxis(data, axis, -1), exact))
     return pairs

@@ -25,7 +25,8 @@ from ..geometry import Grid, above_air_box, degrade_and_interpolate, refinement_
 from ..geometry.box import AIR_FRACTION
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
-from .consistency import OWN_PROFILE, project
+from .consistency import OWN_PROFILE, project_onto_scan
+from .noise import scan_noise_sigma
 from .uncertainty import acquisition_operator, calibrate, consistent_pair, degraded_axis_distance, inferred_detail
 from .registry import Method, register
 
@@ -86,8 +87,9 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     torch.manual_seed(seed)
     pairs_x, pairs_y = [], []
     exact_factors = []
+    noise = scan_noise_sigma(volume.as_float32()) / scale  # the pairs' thick voxels carry the scan's noise too
     for axis in inplane:  # degrade along each in-plane axis in turn; the other in-plane axis stays sharp
-        degraded, exact = degrade_and_interpolate(data, axis, factor, profile)
+        degraded, exact = degrade_and_interpolate(data, axis, factor, profile, noise, rng)
         exact_factors.append(exact)
         other = [a for a in inplane if a != axis][0]
         # 2-D slices (degraded axis first, sharp axis second), one per position along the slice axis
@@ -145,8 +147,8 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     restored = unprojected = volume.with_array((combined * scale + offset).astype(np.float32), grid, method="self")
     if data_consistency:
         progress.update(0.97, "data consistency")
-        restored = project(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency,
-                           device=str(target))
+        restored = project_onto_scan(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency,
+                                     device=str(target))
     if not with_uncertainty:
         return restored
     progress.update(0.98, "calibrating the uncertainty on in-plane pairs")

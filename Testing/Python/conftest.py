@@ -51,3 +51,12 @@ def segmented(tmp_path_factory, t1):
         assert main(["segment", str(folder / f"{name}.nii.gz"), str(folder / f"{name}-labels.nii.gz"), "--skull-stripped",
                      "--device", "cpu", "--quiet"]) == 0
     return folder
+
+
+def assert_consistent_down_to_the_noise(result):
+    """A method's result is projected onto its scan down to the scan's noise (methods/consistency.py): the RMS
+    residual falls, and to no more than the noise's standard deviation (float32 rounding aside: a noiseless scan's
+    projection is exact)."""
+    before, after = (float(result.metadata[f"consistency_residual_{when}"]) for when in ("before", "after"))
+    assert after <= float(result.metadata["consistency_noise_sigma"]) + 1e-3 * before, (before, after)
+    assert after < before
