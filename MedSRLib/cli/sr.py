@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
                                                              "the expected absolute error, in the input's units "
                                                              "(learned methods); a folder for a cohort")
     p.add_argument("--data-consistency", choices=CONSISTENCY_CHOICES, default="auto",
-                   help="project the result so that re-acquiring it with a slice profile reproduces the input exactly; "
+                   help="project the result so that re-acquiring it with a slice profile reproduces the input, down to the "
+                        "noise the input shows (exactly when it shows none); "
                         "auto (default): learned methods project with their own profile, interpolation stays pure; "
                         "off: never; box or gaussian: always, with that profile")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",

@@ -120,7 +120,9 @@ def test_auto_follows_the_shipped_evidence_and_names_it(held_out, monkeypatch):
     from MedSRLib.methods import self_sr
 
     evidence = self_sr.auto_preferences()
-    assert [c["method"] for c in evidence["order"]["thick-slice"]] == ["self", "cnn", "adapt"]  # heads-sr benchmark, 711-2C (2026-12-05 00:56 UTC; before brain-sr-thick 0.3.0: self, adapt, cnn)
+    # heads-sr benchmark, 711-2C, 2026-12-06 08:31 UTC: its noisy 1x1x4 mm case puts adapt (+2.98 dB) ahead of cnn
+    # (+0.99); noise-free only (2026-12-05 00:56 UTC to 2026-12-06 01:23): self, cnn, adapt
+    assert [c["method"] for c in evidence["order"]["thick-slice"]] == ["self", "adapt", "cnn"]
     auto = get("sr", "auto")
     low = degrade(held_out, Acquisition(factors=(1.0, 1.0, 4.0), sampling="gaussian"))
     choice = auto.run(low, held_out.grid, device="cpu").metadata["auto_choice"]
