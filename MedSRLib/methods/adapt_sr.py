@@ -46,7 +46,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE
 from .registry import Method, register
-from .noise import scan_noise_sigma
+from .noise import noise_of_scan
 from .scan_pairs import scan_pairs
 
 #: fine-tuning steps for a thick-slice scan (see above)
@@ -95,7 +95,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     data = (volume.as_float32() - offset) / scale
     if min(data.shape) < 8:
         raise MedSRError("`adapt` needs at least 8 voxels along every axis to learn from the scan")
-    noise = scan_noise_sigma(volume.as_float32()) / scale  # pairs as noisy as the scan (methods/scan_pairs.py)
+    noise = noise_of_scan(volume) / scale  # pairs as noisy as the scan (methods/scan_pairs.py)
     pairs = scan_pairs(data, factors, entry["sr"]["kind"], profile, noise_sigma=noise, seed=seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)

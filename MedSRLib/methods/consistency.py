@@ -152,7 +152,8 @@ def project_onto_scan(result: Volume, scan: Volume, profile: str, device: Option
 
     measured = scan.as_float32()
     inside = foreground_of_array(measured)
-    return project(result, scan, profile, device, noise_sigma=scan_noise_sigma(measured, inside), inside=inside)
+    sigma = scan_noise_sigma(measured, inside, magnitude=scan.modality != "CT")
+    return project(result, scan, profile, device, noise_sigma=sigma, inside=inside)
 
 
 def project(result: Volume, observed: Volume, profile: str = "box", device: Optional[str] = None,

@@ -29,7 +29,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project_onto_scan
 from .registry import Method, register
-from .noise import scan_noise_sigma
+from .noise import noise_of_scan
 from .scan_pairs import scan_pairs
 from .uncertainty import calibrate_network, inferred_detail
 
@@ -139,7 +139,7 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     # the expected absolute error, calibrated on the scan's own pairs (as for `adapt`, methods/uncertainty.py)
     profile = pair_profile or entry["sr"]["profile"]
     pair, = scan_pairs(data, factors, entry["sr"]["kind"], profile, first_only=True,
-                       noise_sigma=scan_noise_sigma(volume.as_float32()) / scale)
+                       noise_sigma=noise_of_scan(volume) / scale)
     calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency), factors=factors)
     return result, inferred_detail(result, volume, grid, method, calibration, unprojected)
 

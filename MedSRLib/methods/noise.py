@@ -58,11 +58,11 @@ def noise_sigma_of_array(array: np.ndarray, mask: np.ndarray | None = None) -> f
 RAYLEIGH_SD = float(np.sqrt(2.0 - np.pi / 2.0))
 
 
-def noise_sigma_in_air(array: np.ndarray, inside: np.ndarray) -> float | None:
+def noise_sigma_in_air(array: np.ndarray, inside: np.ndarray, magnitude: bool = True) -> float | None:
     """The noise's standard deviation seen in the air around the object (outside ``inside`` dilated by 3 voxels):
-    the finest diagonal wavelet detail there, whose spread in MR magnitude air is the Rayleigh noise's (RAYLEIGH_SD
-    sigma), by Donoho's MAD rule (the odd edge of an object Otsu left out does not count); 0 for air that was zeroed
-    (masked) or simulated without noise; None with too little air."""
+    the finest diagonal wavelet detail there, by Donoho's MAD rule (the odd edge of an object Otsu left out does not
+    count), whose spread in MR ``magnitude`` air is the Rayleigh noise's (RAYLEIGH_SD sigma; CT's air noise is
+    Gaussian); 0 for air that was zeroed (masked) or simulated without noise; None with too little air."""
     from scipy import ndimage
 
     if min(np.shape(array)) < 2:
@@ -72,7 +72,7 @@ def noise_sigma_in_air(array: np.ndarray, inside: np.ndarray) -> float | None:
     air = ~ndimage.binary_dilation(inside, iterations=3)[: n[0] : 2, : n[1] : 2, : n[2] : 2]
     if air.sum() < 1000:
         return None
-    return float(np.median(np.abs(hhh[air])) / 0.6745 / RAYLEIGH_SD)
+    return float(np.median(np.abs(hhh[air])) / 0.6745 / (RAYLEIGH_SD if magnitude else 1.0))
 
 
 def rician_mean(signal_over_sigma: np.ndarray) -> np.ndarray:
@@ -97,15 +97,21 @@ def rician_unbias(mean_magnitude: np.ndarray, sigma: float) -> np.ndarray:
     return (out * sigma).astype(np.float32)
 
 
-def scan_noise_sigma(array: np.ndarray, inside: np.ndarray | None = None) -> float:
+def scan_noise_sigma(array: np.ndarray, inside: np.ndarray | None = None, magnitude: bool = True) -> float:
     """The noise a scan carries: :func:`noise_sigma_of_array` inside the object (``inside``; default its Otsu
     foreground), or :func:`noise_sigma_in_air` when the air shows less (air without noise: a simulated or masked scan,
-    where what the wavelet detail shows inside the object is its anatomy, not noise)."""
+    where what the wavelet detail shows inside the object is its anatomy, not noise); ``magnitude``: an MR magnitude
+    image (False for CT)."""
     if inside is None:
         from ..metrics.intensity import foreground_of_array
 
         inside = foreground_of_array(np.asarray(array, np.float32))
     sigma = noise_sigma_of_array(array, inside)
-    in_air = noise_sigma_in_air(array, inside)
+    in_air = noise_sigma_in_air(array, inside, magnitude)
     return sigma if in_air is None else min(sigma, in_air)
+
+
+def noise_of_scan(volume: Volume) -> float:
+    """:func:`scan_noise_sigma` of a volume (its modality says whether it is an MR magnitude image)."""
+    return scan_noise_sigma(volume.as_float32(), magnitude=volume.modality != "CT")
 

@@ -26,7 +26,7 @@ from ..geometry.box import AIR_FRACTION
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project_onto_scan
-from .noise import scan_noise_sigma
+from .noise import noise_of_scan
 from .uncertainty import acquisition_operator, calibrate, consistent_pair, degraded_axis_distance, inferred_detail
 from .registry import Method, register
 
@@ -87,7 +87,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     torch.manual_seed(seed)
     pairs_x, pairs_y = [], []
     exact_factors = []
-    noise = scan_noise_sigma(volume.as_float32()) / scale  # the pairs' thick voxels carry the scan's noise too
+    noise = noise_of_scan(volume) / scale  # the pairs' thick voxels carry the scan's noise too
     for axis in inplane:  # degrade along each in-plane axis in turn; the other in-plane axis stays sharp
         degraded, exact = degrade_and_interpolate(data, axis, factor, profile, noise, rng)
         exact_factors.append(exact)
