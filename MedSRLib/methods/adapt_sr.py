@@ -95,8 +95,8 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     data = (volume.as_float32() - offset) / scale
     if min(data.shape) < 8:
         raise MedSRError("`adapt` needs at least 8 voxels along every axis to learn from the scan")
-    noise = noise_of_scan(volume) / scale  # pairs as noisy as the scan (methods/scan_pairs.py)
-    pairs = scan_pairs(data, factors, entry["sr"]["kind"], profile, noise_sigma=noise, seed=seed)
+    noise = noise_of_scan(volume)  # pairs as noisy as the scan (methods/scan_pairs.py)
+    pairs = scan_pairs(data, factors, entry["sr"]["kind"], profile, noise_sigma=noise / scale, seed=seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     foreground = data > np.percentile(data, 50)  # patches that touch the head, not only air
@@ -128,7 +128,8 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
         fit.update((step + 1) / max(int(steps), 1), f"adapting {entry['name']} to the scan's in-plane detail, step {step + 1}/{steps}")
     network.eval()
     result = apply_model(volume, grid, entry, progress.sub(0.5, 1.0), device, with_uncertainty, data_consistency,
-                         network=network, method="adapt", pair_profile=profile)
+                         network=network, method="adapt", pair_profile=profile,
+                         noise_sigma=noise)
     result, uncertainty = result if with_uncertainty else (result, None)
     learnt_from = "the scan acquired once more" if isotropic else "the scan's in-plane detail"
     result = result.with_array(result.array, adapted=f"{entry['name']} {entry['version']} fine-tuned {steps} steps "

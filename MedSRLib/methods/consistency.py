@@ -145,15 +145,18 @@ def wiener_back_project(residual: np.ndarray, operators, noise_sigma: float,
     return rotated.astype(np.float32)
 
 
-def project_onto_scan(result: Volume, scan: Volume, profile: str, device: Optional[str] = None) -> Volume:
-    """:func:`project` with the Wiener gains of the scan's own noise (see the module's description)."""
+def project_onto_scan(result: Volume, scan: Volume, profile: str, device: Optional[str] = None,
+                      noise_sigma: Optional[float] = None) -> Volume:
+    """:func:`project` with the Wiener gains of the scan's own noise (see the module's description):
+    ``noise_sigma`` when the caller has estimated it already (methods/noise.noise_of_scan), else estimated here."""
     from ..metrics.intensity import foreground_of_array
     from .noise import scan_noise_sigma
 
     measured = scan.as_float32()
     inside = foreground_of_array(measured)
-    sigma = scan_noise_sigma(measured, inside, magnitude=scan.modality != "CT")
-    return project(result, scan, profile, device, noise_sigma=sigma, inside=inside)
+    if noise_sigma is None:
+        noise_sigma = scan_noise_sigma(measured, inside, magnitude=scan.modality != "CT")
+    return project(result, scan, profile, device, noise_sigma=noise_sigma, inside=inside)
 
 
 def project(result: Volume, observed: Volume, profile: str = "box", device: Optional[str] = None,

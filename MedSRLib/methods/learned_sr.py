@@ -88,11 +88,13 @@ def covering_entry(method: str, volume: Volume, grid: Grid) -> Dict:
 
 def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SILENT, device: str = "auto",
                 with_uncertainty: bool = False, data_consistency: Optional[str] = OWN_PROFILE, backend: str = "torch",
-                network=None, method: Optional[str] = None, pair_profile: Optional[str] = None):
+                network=None, method: Optional[str] = None, pair_profile: Optional[str] = None,
+                noise_sigma: Optional[float] = None):
     """Run catalog model ``entry`` with torch or ONNX Runtime (``backend``); the restored volume, or
     (volume, uncertainty map) with ``with_uncertainty``. ``network``: run this torch network (the model adapted to
     the scan, `adapt`) instead of the catalog's weights; ``method`` names it in the result's metadata;
-    ``pair_profile``: the slice profile of the scan's own pairs the map is calibrated on (default: the model's)."""
+    ``pair_profile``: the slice profile of the scan's own pairs the map is calibrated on (default: the model's);
+    ``noise_sigma``: the scan's noise when the caller has estimated it (methods/noise.noise_of_scan)."""
     from ..inference import predict
     from ..models.onnx_backend import load_network
 
@@ -129,17 +131,19 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     if notes:  # the ONNX Runtime provider; out-of-memory fallbacks: smaller patches, or the CPU
         result = result.with_array(result.array, inference_notes="; ".join(notes))
     unprojected = result
+    if noise_sigma is None and (data_consistency or with_uncertainty):
+        noise_sigma = noise_of_scan(volume)
     if data_consistency:
         progress.update(0.95, "data consistency")
         result = project_onto_scan(result, volume, entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency,
-                                   device=report.device)
+                                   device=report.device, noise_sigma=noise_sigma)
     progress.update(1.0, "done")
     if not with_uncertainty:
         return result
     # the expected absolute error, calibrated on the scan's own pairs (as for `adapt`, methods/uncertainty.py)
     profile = pair_profile or entry["sr"]["profile"]
     pair, = scan_pairs(data, factors, entry["sr"]["kind"], profile, first_only=True,
-                       noise_sigma=noise_of_scan(volume) / scale)
+                       noise_sigma=noise_sigma / scale)
     calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency), factors=factors)
     return result, inferred_detail(result, volume, grid, method, calibration, unprojected)
 

@@ -87,9 +87,9 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     torch.manual_seed(seed)
     pairs_x, pairs_y = [], []
     exact_factors = []
-    noise = noise_of_scan(volume) / scale  # the pairs' thick voxels carry the scan's noise too
+    noise = noise_of_scan(volume)  # the scan's, in its units; the pairs' thick voxels carry it too
     for axis in inplane:  # degrade along each in-plane axis in turn; the other in-plane axis stays sharp
-        degraded, exact = degrade_and_interpolate(data, axis, factor, profile, noise, rng)
+        degraded, exact = degrade_and_interpolate(data, axis, factor, profile, noise / scale, rng)
         exact_factors.append(exact)
         other = [a for a in inplane if a != axis][0]
         # 2-D slices (degraded axis first, sharp axis second), one per position along the slice axis
@@ -148,7 +148,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     if data_consistency:
         progress.update(0.97, "data consistency")
         restored = project_onto_scan(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency,
-                                     device=str(target))
+                                     device=str(target), noise_sigma=noise)
     if not with_uncertainty:
         return restored
     progress.update(0.98, "calibrating the uncertainty on in-plane pairs")
