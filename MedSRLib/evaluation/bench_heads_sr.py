@@ -6,8 +6,10 @@ Held out: FreeSurfer's 711-2C head (no SR model trained on it; both `cnn` models
 the MNI template below k = 112), rotated 12/-10/15 degrees, shifted, on a sagittal 1 mm grid of its own (evaluation/placement.py).
 Cases: 1x1x2, 1x1x4 and 1x1x6 mm thick slices (Gaussian slice profile along the grid's k axis), 2x2x2 mm
 isotropic and 2x2x3 mm (coarse along every axis, as ITK's real KmeansTest subject; box), each brought back to the
-1 mm grid. PSNR and SSIM on the whole volume and inside the head (the
-truth's Otsu foreground), gains over B-spline.
+1 mm grid; 1x1x4 mm with Rician noise, and that again skull-stripped on its own thick-slice grid (outside the
+711-2B intracranial mask, placed with the head, set to 0: methods/unmeasured.py), scored against the 1 mm head inside
+the same mask. PSNR and SSIM on the whole volume and inside the head (the truth's Otsu foreground; for the
+skull-stripped case the brain 3 voxels in from the mask's edge), gains over B-spline.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ import datetime
 import json
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
+from scipy import ndimage
 
 from ..errors import MedSRError
 from ..geometry import Grid
 from ..io import write_text_atomic
 from ..methods import get
 from ..methods.consistency import project_onto_scan
+from ..methods.unmeasured import handles_unmeasured
 from ..models.catalog import find_entry
 from ..metrics import evaluate, foreground_mask
 from ..progress import SILENT, Progress
+from ..volume import Volume
 from ..simulate import Acquisition, add_noise, degrade
 from .comparison import PeakMemory, machine_description, run_line
 from ..io.public_heads import load_head
@@ -34,41 +40,63 @@ from .placement import centre_of, place, scanner_grid, scanner_placement
 from .report import refuse_existing_report
 
 #: case -> (voxel size over the truth's, slice profile, Rician noise as a share of the maximum: a real scan's noise,
-#: which the noise-free cases leave out)
-CASES = {"thick-slice 1x1x2 mm": ((1, 1, 2), "gaussian", 0.0), "thick-slice 1x1x4 mm": ((1, 1, 4), "gaussian", 0.0),
-         "thick-slice 1x1x6 mm": ((1, 1, 6), "gaussian", 0.0), "isotropic 2x2x2 mm": ((2, 2, 2), "box", 0.0),
-         "every axis coarse 2x2x3 mm": ((2, 2, 3), "box", 0.0),
-         "thick-slice 1x1x4 mm, Rician noise 1 %": ((1, 1, 4), "gaussian", 0.01)}
+#: which the noise-free cases leave out; skull-stripped on the scan's own grid after it was acquired)
+CASES = {"thick-slice 1x1x2 mm": ((1, 1, 2), "gaussian", 0.0, False),
+         "thick-slice 1x1x4 mm": ((1, 1, 4), "gaussian", 0.0, False),
+         "thick-slice 1x1x6 mm": ((1, 1, 6), "gaussian", 0.0, False),
+         "isotropic 2x2x2 mm": ((2, 2, 2), "box", 0.0, False),
+         "every axis coarse 2x2x3 mm": ((2, 2, 3), "box", 0.0, False),
+         "thick-slice 1x1x4 mm, Rician noise 1 %": ((1, 1, 4), "gaussian", 0.01, False),
+         "thick-slice 1x1x4 mm, Rician noise 1 %, skull-stripped": ((1, 1, 4), "gaussian", 0.01, True)}
 #: not a method of its own: the windowed sinc made consistent with the scan, the start every learned method refines
 #: and the projection every one ends with, so the rows show what each learned method adds to it
 CONSISTENT_SINC = "lanczos + data consistency"
 METHODS = ("bspline", CONSISTENT_SINC, "self", "cnn", "adapt")
 
 
-def placed_head() -> "Volume":  # noqa: F821
+def placed_head(with_brain_mask: bool = False):
+    """The held-out head placed as a scanner would; with ``with_brain_mask``, (head, its 711-2B intracranial mask
+    placed the same way, bool)."""
     head = load_head("711-2c")
     centre = centre_of(head.grid)
     grid = scanner_grid(head, spacing=(1.0, 1.0, 1.0), margin_mm=0.0)
     grid = Grid(tuple(n + (-n) % 12 for n in grid.size), grid.spacing, grid.origin, grid.direction)  # whole slabs of 2, 4, 6
-    return place(head, scanner_placement(centre=centre), grid)
+    placed = place(head, scanner_placement(centre=centre), grid)
+    if not with_brain_mask:
+        return placed
+    mask = place(load_head("711-2b"), scanner_placement(centre=centre), grid, labels=True)
+    return placed, np.asarray(mask.array) > 0
+
+
+def skull_stripped(low: Volume, brain: np.ndarray, truth: Volume, factors, sampling: str):
+    """(``low`` with its voxels outside ``brain``, acquired as ``low`` was and over one half, set to 0 — a scan
+    skull-stripped on its own grid; ``truth`` inside ``brain``, 0 outside: what it is scored against)."""
+    share = degrade(truth.with_array(brain.astype(np.float32)), Acquisition(factors, sampling)).as_float32()
+    stripped = low.with_array(np.where(share > 0.5, low.as_float32(), 0).astype(np.float32))
+    return stripped, truth.with_array(np.where(brain, truth.as_float32(), 0).astype(np.float32))
 
 
 def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = False, progress: Progress = SILENT) -> dict:
     output = Path(output)
     refuse_existing_report(output, "heads-sr", overwrite)
-    truth = placed_head()
+    head, brain = placed_head(with_brain_mask=True)
     results = {}
     steps = [(case, method) for case in CASES for method in METHODS]
     for index, (case, method_name) in enumerate(steps):
-        factors, sampling, noise = CASES[case]
+        factors, sampling, noise, stripped = CASES[case]
         progress.update(index / len(steps), f"{case}: {method_name}")
+        truth, scored = head, None
         low = degrade(truth, Acquisition(factors, sampling))
         if noise:  # the same noise for every method (seeded)
             low = low.with_array(add_noise(low.as_float32(), "rician", noise, np.random.default_rng(0)))
-        if method_name == CONSISTENT_SINC:
+        if stripped:  # scored inside the brain, 3 voxels in from the mask's edge, where the mask on the scan's thick
+            # grid and the 1 mm one agree (the truth beyond the scan's mask is not the scan's to restore)
+            low, truth = skull_stripped(low, brain, head, factors, sampling)
+            scored = truth.with_array(ndimage.binary_erosion(brain, iterations=3).astype(np.uint8))
+        if method_name == CONSISTENT_SINC:  # (through the learned methods' handling of a masked scan's outside)
             start = time.perf_counter()
-            restored = project_onto_scan(get("sr", "lanczos").run(low, truth.grid, SILENT), low, sampling)
-            results.setdefault(case, {})[method_name] = _image_row(truth, restored, seconds=time.perf_counter() - start)
+            restored = handles_unmeasured(_consistent_sinc)(low, truth.grid, sampling)
+            results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored, seconds=time.perf_counter() - start)
             continue
         method = get("sr", method_name)
         options = {} if method.family == "classical" else {"device": device}
@@ -85,7 +113,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         uncertainty = None
         if isinstance(restored, tuple):
             restored, uncertainty = restored
-        row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, seconds=seconds,
+        row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored, seconds=seconds,
                                                                       peak_memory_mb=memory.peak_mb)
         if "consistency_residual_after" in restored.metadata:  # RMS of degrade(result) - input, % of the input's range
             span = float(low.array.max() - low.array.min()) or 1.0
@@ -94,7 +122,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
             restored, uncertainty = method.run(low, truth.grid, SILENT, with_uncertainty=True, **options)
         if uncertainty is not None:
             row["uncertainty"] = uncertainty_figures(uncertainty.as_float32(), np.abs(restored.as_float32() - truth.as_float32()),
-                                                     np.asarray(foreground_mask(truth)) > 0)
+                                                     np.asarray(foreground_mask(truth) if scored is None else scored.array) > 0)
     for case, row in results.items():
         base = row["bspline"]
         for method_name, r in row.items():
@@ -104,7 +132,8 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     payload = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": machine_description(), "device": device,
                "validated_on": "FreeSurfer 711-2C average head with skull, placed rotated 12/-10/15 degrees, shifted "
-                               "7/-11/9 mm, on a sagittal 1 mm grid; no SR model was trained on it",
+                               "7/-11/9 mm, on a sagittal 1 mm grid (its skull-stripped case: inside the FreeSurfer 711-2B "
+                               "intracranial mask, placed with it); no SR model was trained on it",
                "trained_on": trained_on(),
                "grid": repr(truth.grid), "cases": results}
     output.mkdir(parents=True, exist_ok=True)
@@ -115,9 +144,14 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     return payload
 
 
-def _image_row(truth: "Volume", restored: "Volume", **timing) -> dict:  # noqa: F821
-    """PSNR and SSIM of ``restored`` against ``truth``, whole and inside the head, with ``timing``'s figures."""
-    figures = evaluate(truth, restored, None, "image")
+def _consistent_sinc(low: Volume, grid: Grid, sampling: str) -> Volume:
+    return project_onto_scan(get("sr", "lanczos").run(low, grid, SILENT), low, sampling)
+
+
+def _image_row(truth: Volume, restored: Volume, scored: Optional[Volume] = None, **timing) -> dict:
+    """PSNR and SSIM of ``restored`` against ``truth``, whole and inside the head (or ``scored``, a mask), with
+    ``timing``'s figures."""
+    figures = evaluate(truth, restored, scored, "image")
     return {"psnr_whole": figures["whole"]["psnr"], "psnr_head": figures["foreground"]["psnr"],
             "ssim_whole": figures["whole"]["ssim"], "ssim_head": figures["foreground"]["ssim"], **timing}
 

@@ -47,6 +47,7 @@ from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE
 from .registry import Method, register
 from .noise import noise_of_scan
+from .unmeasured import handles_unmeasured
 from .scan_pairs import scan_pairs
 
 #: fine-tuning steps for a thick-slice scan (see above)
@@ -138,7 +139,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
 
 
 register(Method(
-    name="adapt", task="sr", family="learned", run=adapt_super_resolve,
+    name="adapt", task="sr", family="learned", run=handles_unmeasured(adapt_super_resolve),
     summary="the pretrained cnn fine-tuned on the scan itself for a bounded number of steps (thick slices: on its "
             "in-plane detail; isotropic: on the scan acquired once more), then applied (data-consistent): the "
             "pretrained prior, adapted to this scan",

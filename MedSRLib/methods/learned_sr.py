@@ -30,6 +30,7 @@ from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project_onto_scan
 from .registry import Method, register
 from .noise import noise_of_scan
+from .unmeasured import handles_unmeasured
 from .scan_pairs import scan_pairs
 from .uncertainty import calibrate_network, inferred_detail
 
@@ -154,7 +155,7 @@ def _run(method: str):
         entry = covering_entry(method, volume, grid)
         return apply_model(volume, grid, entry, progress, device, with_uncertainty, data_consistency, backend)
 
-    return run
+    return handles_unmeasured(run)
 
 
 OPTIONS = {"uncertainty": "map of the expected absolute error (calibrated on the scan's own pairs)", "backend": "torch or onnxruntime",

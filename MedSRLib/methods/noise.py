@@ -97,11 +97,50 @@ def rician_unbias(mean_magnitude: np.ndarray, sigma: float) -> np.ndarray:
     return (out * sigma).astype(np.float32)
 
 
+#: edge (voxels) of the in-plane patches whose covariance :func:`noise_sigma_of_patches` reads, and how many it reads
+PATCH_EDGE = 5
+PATCH_SAMPLES = 200_000
+
+
+def noise_sigma_of_patches(array: np.ndarray, inside: np.ndarray, slice_axis: int = -1, seed: int = 0) -> float | None:
+    """The noise's standard deviation inside the object, from the covariance of small patches (PATCH_EDGE^2 voxels, in
+    the planes across ``slice_axis``, wholly within ``inside``): the square root of its smallest eigenvalue. Anatomy
+    is smooth enough to span only some of the patches' directions; white noise adds sigma^2 to every one, so the
+    least-varying direction is left with the noise alone (the idea of Pyatykh, Hesser and Zheng, IEEE TIP 2013).
+    It counts less anatomy as noise than the wavelet detail (:func:`noise_sigma_of_array`) does, though not none.
+    Measured on the tuning heads mni305 and 3T18yo (placed, 1x1x2 and 1x1x4 mm Gaussian thick slices, Rician noise of
+    1 and 3 % of the maximum, whole or masked to the intracranial space): within 1 % of the true sigma at 1 % noise and
+    within 1.2 % at 3 %; without noise 0.05-0.07 (mni305) and 0.7-1.05 (3T18yo, whose maximum is 1,750), where the
+    wavelet detail inside the head read 2.1-2.6 on 3T18yo (/tmp script, 2026-12-06); on the bundled template's top
+    slab acquired at 2x2x2 mm (no noise but its uint8 steps) 1.49 of 255. None when fewer than 1,000 patches fit."""
+    array = np.moveaxis(np.asarray(array, np.float32), slice_axis, 0)
+    inside = np.moveaxis(np.asarray(inside, bool), slice_axis, 0)
+    if min(array.shape[1:]) < PATCH_EDGE:
+        return None
+    from scipy import ndimage
+
+    # patch corners (stride 2 in the plane) whose whole patch lies inside the object
+    whole = ndimage.minimum_filter(inside.astype(np.uint8), size=(1, PATCH_EDGE, PATCH_EDGE),
+                                   origin=(0, -(PATCH_EDGE // 2), -(PATCH_EDGE // 2)))
+    whole[:, array.shape[1] - PATCH_EDGE + 1:, :] = 0
+    whole[:, :, array.shape[2] - PATCH_EDGE + 1:] = 0
+    corners = np.argwhere(whole[:, ::2, ::2] > 0) * (1, 2, 2)
+    if len(corners) < 1000:
+        return None
+    if len(corners) > PATCH_SAMPLES:
+        corners = corners[np.random.default_rng(seed).choice(len(corners), PATCH_SAMPLES, replace=False)]
+    offsets = np.stack(np.meshgrid(np.arange(PATCH_EDGE), np.arange(PATCH_EDGE), indexing="ij"), -1).reshape(-1, 2)
+    patches = array[corners[:, :1], corners[:, 1:2] + offsets[:, 0], corners[:, 2:3] + offsets[:, 1]].astype(np.float64)
+    smallest = float(np.linalg.eigvalsh(np.cov(patches, rowvar=False))[0])
+    return float(np.sqrt(max(smallest, 0.0)))
+
+
 def scan_noise_sigma(array: np.ndarray, inside: np.ndarray | None = None, magnitude: bool = True) -> float:
     """The noise a scan carries: :func:`noise_sigma_of_array` inside the object (``inside``; default its Otsu
-    foreground), or :func:`noise_sigma_in_air` when the air shows less (air without noise: a simulated or masked scan,
-    where what the wavelet detail shows inside the object is its anatomy, not noise); ``magnitude``: an MR magnitude
-    image (False for CT)."""
+    foreground), or :func:`noise_sigma_in_air` when the air shows less (air without noise: a simulated scan, where what
+    the wavelet detail shows inside the object is its anatomy, not noise); ``magnitude``: an MR magnitude image (False
+    for CT). A scan masked on its own grid has no air to read: methods/unmeasured.py reads its noise inside
+    (:func:`noise_sigma_of_patches`)."""
     if inside is None:
         from ..metrics.intensity import foreground_of_array
 
@@ -111,7 +150,14 @@ def scan_noise_sigma(array: np.ndarray, inside: np.ndarray | None = None, magnit
     return sigma if in_air is None else min(sigma, in_air)
 
 
-def noise_of_scan(volume: Volume) -> float:
-    """:func:`scan_noise_sigma` of a volume (its modality says whether it is an MR magnitude image)."""
-    return scan_noise_sigma(volume.as_float32(), magnitude=volume.modality != "CT")
+#: metadata key under which a caller that changed the scan's voxels (methods/unmeasured.py) keeps the noise it read
+#: on the scan as it was given
+SCAN_NOISE_KEY = "scan_noise_sigma"
 
+
+def noise_of_scan(volume: Volume) -> float:
+    """:func:`scan_noise_sigma` of a volume (its modality says whether it is an MR magnitude image), or the value a
+    caller kept under SCAN_NOISE_KEY."""
+    if SCAN_NOISE_KEY in volume.metadata:
+        return float(volume.metadata[SCAN_NOISE_KEY])
+    return scan_noise_sigma(volume.as_float32(), magnitude=volume.modality != "CT")

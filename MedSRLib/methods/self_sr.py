@@ -27,6 +27,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project_onto_scan
 from .noise import noise_of_scan
+from .unmeasured import handles_unmeasured
 from .uncertainty import acquisition_operator, calibrate, consistent_pair, degraded_axis_distance, inferred_detail
 from .registry import Method, register
 
@@ -88,8 +89,10 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     pairs_x, pairs_y = [], []
     exact_factors = []
     noise = noise_of_scan(volume)  # the scan's, in its units; the pairs' thick voxels carry it too
+    # the pairs' noise from a generator of its own: which patches the fit draws does not hang on the scan's noise
+    noise_rng = np.random.default_rng([seed, 1])
     for axis in inplane:  # degrade along each in-plane axis in turn; the other in-plane axis stays sharp
-        degraded, exact = degrade_and_interpolate(data, axis, factor, profile, noise / scale, rng)
+        degraded, exact = degrade_and_interpolate(data, axis, factor, profile, noise / scale, noise_rng)
         exact_factors.append(exact)
         other = [a for a in inplane if a != axis][0]
         # 2-D slices (degraded axis first, sharp axis second), one per position along the slice axis
@@ -178,7 +181,7 @@ def not_applicable(volume: Volume, grid: Grid) -> str:
 
 
 register(Method(
-    name="self", task="sr", family="learned", run=self_super_resolve,
+    name="self", task="sr", family="learned", run=handles_unmeasured(self_super_resolve),
     summary="self-supervised: learns from the scan's own in-plane detail and restores the thick-slice axis (SMORE idea); "
             "no training data, any modality; data-consistent",
     options={"steps": "fitting steps (300)", "profile": "slice profile of the scan (gaussian)", "uncertainty": "map of inferred detail",
@@ -260,7 +263,7 @@ def _noted(result, note: str, with_uncertainty: bool):
 
 
 register(Method(
-    name="auto", task="sr", family="dispatch", run=auto,
+    name="auto", task="sr", family="dispatch", run=handles_unmeasured(auto),
     summary="picks the learned method that the benchmark on held-out heads ranks first among those that apply "
             "(Resources/Models/auto-sr.json), else Lanczos; the choice, why and the figure are printed and stored",
     options={"uncertainty": "map of inferred detail (cnn or self)",

@@ -190,6 +190,43 @@ def test_data_consistency_does_not_deconvolve_the_scans_noise(t1, factors):
             assert_consistent_down_to_the_noise(onto_scan)
 
 
+
+@pytest.mark.parametrize("factors", [(1, 1, 2), (1, 1, 4)])
+def test_a_masked_scans_outside_is_not_taken_for_data(t1, factors):
+    """A scan skull-stripped on its own thick-slice grid (the bundled T1 acquired thick, then its outside beyond a
+    mask that cuts through the head set to 0): read as data, the cut rings into the brain and data consistency pulls
+    the edge slices towards 0. Through methods/unmeasured.handles_unmeasured (which every learned method and `auto`
+    go through) the windowed sinc made consistent with the scan, what each learned method refines and ends with, gains
+    over B-spline of the masked scan inside the mask (eroded by 3 voxels), where taken as data it loses; outside the
+    mask the result is the fill value exactly. Measured here: 1x1x2 mm as data -0.99 dB, through the wrapper +3.69
+    (the scan before the mask, as data: +3.75); 1x1x4 mm -1.78 / +2.30 (+2.40)."""
+    from scipy.ndimage import binary_erosion
+
+    from MedSRLib.methods.consistency import project_onto_scan
+    from MedSRLib.methods.unmeasured import handles_unmeasured
+
+    def consistent_sinc(volume, grid, progress=None):
+        return project_onto_scan(get("sr", "lanczos").run(volume, grid, Progress()), volume, "gaussian")
+
+    head = degrade(t1, Acquisition(factors, "gaussian"))
+    cut = resample_to_grid(binary_erosion(t1.as_float32() > 0, iterations=8).astype(np.float32), t1.grid, head.grid, "linear") > 0.5
+    masked = head.with_array(np.where(cut, head.as_float32(), 0).astype(np.float32))
+    inside = resample_to_grid(cut.astype(np.float32), head.grid, t1.grid, "linear") > 0.5
+    scored = binary_erosion(inside, iterations=3)
+    truth = t1.as_float32()
+
+    def psnr(volume):
+        error = volume.as_float32()[scored] - truth[scored]
+        return 20 * np.log10(255.0 / np.sqrt(np.mean(error ** 2)))
+
+    bspline = psnr(get("sr", "bspline").run(masked, t1.grid, Progress()))
+    as_data = psnr(consistent_sinc(masked, t1.grid)) - bspline
+    result = handles_unmeasured(consistent_sinc)(masked, t1.grid)
+    assert result.grid == t1.grid and "unmeasured" in result.metadata
+    assert psnr(result) - bspline > 2.0 and psnr(result) - bspline > as_data + 3.0, (as_data, psnr(result) - bspline)
+    outside = resample_to_grid(cut.astype(np.float32), head.grid, t1.grid, "linear") < 0.4
+    assert outside.any() and np.all(result.as_float32()[outside] == 0)
+
 def test_data_consistency_needs_the_contract_grid(t1_crop):
     from MedSRLib.methods.consistency import project
 

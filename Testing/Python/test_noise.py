@@ -27,3 +27,28 @@ def test_rician_mean_matches_simulation_and_inverts():
     signal = np.array([0.0, 0.3, 1.0, 3.0, 10.0, 80.0])
     np.testing.assert_allclose(rician_unbias(rician_mean(signal) * 2.0, 2.0), signal * 2.0, atol=0.02)
     assert rician_unbias(np.array([0.5]), 1.0)[0] == 0.0  # below the pure-noise mean: no signal
+
+
+
+@pytest.mark.parametrize("factors", [(1, 1, 1), (1, 1, 4)])
+def test_the_noise_of_a_scan_masked_on_its_own_grid_is_read_inside(t1, factors):
+    """The bundled T1 acquired (as is, and as 4 mm thick slices) with Rician noise of 2 % of its maximum everywhere,
+    then masked on its own grid (outside a mask that cuts through the brain set to 0): its air is gone, so the noise
+    is read inside from the patches' covariance (methods/unmeasured.noise_of_masked_scan), within 5 %; the scan before
+    the mask, which has noisy air, reads it there as before, within 10 %."""
+    from scipy.ndimage import binary_erosion
+
+    from MedSRLib.methods.noise import noise_of_scan
+    from MedSRLib.methods.unmeasured import noise_of_masked_scan, unmeasured_region
+    from MedSRLib.simulate import Acquisition, degrade
+
+    low = degrade(t1, Acquisition(factors, "gaussian"))
+    sigma = 0.02 * float(low.array.max())
+    noisy = add_noise(low.as_float32(), "rician", 0.02, np.random.default_rng(0))
+    cut = binary_erosion(low.as_float32() > 0.1 * float(low.array.max()), iterations=4)
+    masked = low.with_array(np.where(cut, noisy, 0).astype(np.float32))
+    region = unmeasured_region(masked.as_float32())
+    assert region is not None and np.array_equal(region, ~cut)
+    assert noise_of_masked_scan(masked, region) == pytest.approx(sigma, rel=0.05)
+    assert noise_of_scan(low.with_array(noisy)) == pytest.approx(sigma, rel=0.1)
+    assert noise_of_scan(masked) == 0.0  # (its air, zeroed, tells nothing)
