@@ -23,11 +23,12 @@ heads unmasked: 0.00-0.46; the template and its crops acquired at 1x1x2 and 1x1x
 and 1x1x4 mm box: 0.07-0.47) (/tmp script, 2026-12-06).
 
 So :func:`handles_unmeasured` wraps a method: the unmeasured region (the voxels equal to the scan's minimum, when they
-are at least MIN_SHARE of the scan and the step at their edge is at least HARD_EDGE: a masked scan's outside, a CT's
-padding; scattered zeros of a noisy air are too few to count) is filled from the nearest measured voxel, the method
-runs on that, the scan's noise is read inside what it measured (:func:`noise_of_masked_scan`), and the result's voxels
-that lie in the unmeasured region (the region's share, interpolated linearly onto the result's grid, over one half)
-are set back to the fill value. A scan with no unmeasured region passes through untouched.
+are at least MIN_SHARE of the scan, form a solid region and the step at their edge is at least HARD_EDGE: a masked
+scan's outside, a CT's padding; not the scattered zeros of an integer scan's noisy air) is filled from the nearest
+measured voxel, the method runs on that, the scan's noise is read inside what it measured
+(:func:`noise_of_masked_scan`), and the result's voxels that lie in the unmeasured region (the region's share,
+interpolated linearly onto the result's grid, over one half) are set back to the fill value. A scan with no unmeasured
+region passes through untouched.
 """
 
 from __future__ import annotations
@@ -47,16 +48,21 @@ MIN_SHARE = 0.01
 #: the least ratio, at the region's edge, of the bordering voxels' median to that of the layer one voxel further in
 #: (each above the fill value) for a cut, not an edge an acquisition made (see above)
 HARD_EDGE = 0.6
+#: the least share of the region that an erosion by one voxel keeps: a masked outside is solid; the voxels of a noisy
+#: air that an integer scan or a CT's clipping left at the minimum are scattered, and are measurements
+SOLID = 0.5
 
 
 def unmeasured_region(array: np.ndarray) -> Optional[np.ndarray]:
-    """The voxels equal to ``array``'s minimum when they are at least MIN_SHARE of it, some voxels are not, and the step
-    at their edge is a cut (HARD_EDGE); else None."""
-    from scipy.ndimage import binary_dilation
+    """The voxels equal to ``array``'s minimum when they are at least MIN_SHARE of it, some voxels are not, they form a
+    solid region (SOLID) and the step at their edge is a cut (HARD_EDGE); else None."""
+    from scipy.ndimage import binary_dilation, binary_erosion
 
     fill_value = array.min()
     region = array == fill_value
     if not MIN_SHARE <= float(region.mean()) < 1.0:
+        return None
+    if binary_erosion(region).sum() < SOLID * region.sum():  # scattered values at the minimum: noisy air, clipped
         return None
     grown = binary_dilation(region)
     border = grown & ~region

@@ -227,6 +227,26 @@ def test_a_masked_scans_outside_is_not_taken_for_data(t1, factors):
     outside = resample_to_grid(cut.astype(np.float32), head.grid, t1.grid, "linear") < 0.4
     assert outside.any() and np.all(result.as_float32()[outside] == 0)
 
+
+def test_only_a_solid_region_cut_at_its_edge_counts_as_unmeasured(t1):
+    """The bundled T1 with Rician noise of 1 % of its maximum, rounded to integers as a scanner stores it: 1.5 % of its
+    voxels are exact zeros, scattered through the air, and measurements; clipped at -1024 as a CT (9 % of its voxels
+    at the clip), likewise. Masked on its own grid (outside a mask that cuts through the brain set to 0): unmeasured.
+    As distributed (masked at 1 mm) it is cut too; thick-sliced, the acquisition blurred its edge, and it is not."""
+    from scipy.ndimage import binary_erosion
+
+    from MedSRLib.methods.unmeasured import unmeasured_region
+
+    array = t1.as_float32()
+    noisy = np.round(add_noise(array, "rician", 0.01, np.random.default_rng(0)))
+    assert (noisy == 0).mean() > 0.01 and unmeasured_region(noisy) is None
+    ct = np.maximum(np.round(array * 4 - 1000 + np.random.default_rng(1).normal(0, 20, array.shape)), -1024)
+    assert (ct == -1024).mean() > 0.05 and unmeasured_region(ct) is None
+    cut = binary_erosion(array > 30, iterations=3)
+    assert np.array_equal(unmeasured_region(np.where(cut, noisy, 0)), ~cut)
+    assert unmeasured_region(array) is not None
+    assert unmeasured_region(degrade(t1, Acquisition((1, 1, 4), "gaussian")).as_float32()) is None
+
 def test_data_consistency_needs_the_contract_grid(t1_crop):
     from MedSRLib.methods.consistency import project
 
