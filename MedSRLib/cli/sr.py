@@ -82,6 +82,8 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
         print(f"note: auto chose {result.metadata['auto_choice']}", file=sys.stderr)
     if "inference_notes" in result.metadata:
         print(f"note: {result.metadata['inference_notes']}", file=sys.stderr)
+    if "unmeasured" in result.metadata:  # a scan masked on its own grid (methods/unmeasured.py)
+        print(f"note: the scan's outside was cut by a mask, not measured: {result.metadata['unmeasured']}", file=sys.stderr)
     if consistency in ("box", "gaussian") and "data_consistency" not in method.options:
         result = project_onto_scan(result, volume, consistency)
     if "consistency_residual_after" in result.metadata:

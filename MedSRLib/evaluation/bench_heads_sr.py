@@ -28,7 +28,7 @@ from ..geometry import Grid
 from ..io import write_text_atomic
 from ..methods import get
 from ..methods.consistency import project_onto_scan
-from ..methods.unmeasured import handles_unmeasured
+from ..methods.unmeasured import MASKED_KIND, handles_unmeasured
 from ..models.catalog import find_entry
 from ..metrics import evaluate, foreground_mask
 from ..progress import SILENT, Progress
@@ -209,8 +209,11 @@ def auto_preferences(payload: dict) -> dict:
 
 def _kind(case: str) -> str:
     """The kind of scan whose `auto` order a case informs: "isotropic" for a scan coarse along every axis (2x2x2 and
-    2x2x3 mm: geometry.refinement_kind), else "thick-slice"."""
-    return "isotropic" if all(f > 1 for f in CASES[case][0]) else "thick-slice"
+    2x2x3 mm: geometry.refinement_kind), else "thick-slice"; with MASKED_KIND after it for a scan masked on its own
+    grid (methods/unmeasured.py), which `auto` orders by its own evidence."""
+    factors, _, _, stripped = CASES[case]
+    kind = "isotropic" if all(f > 1 for f in factors) else "thick-slice"
+    return kind + MASKED_KIND if stripped else kind
 
 
 def _markdown(payload: dict) -> str:

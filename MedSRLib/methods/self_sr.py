@@ -27,7 +27,7 @@ from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project_onto_scan
 from .noise import noise_of_scan
-from .unmeasured import handles_unmeasured
+from .unmeasured import MASKED_KIND, UNMEASURED_KEY, handles_unmeasured
 from .uncertainty import acquisition_operator, calibrate, consistent_pair, degraded_axis_distance, inferred_detail
 from .registry import Method, register
 
@@ -206,12 +206,15 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
          data_consistency: str | None = OWN_PROFILE):
     """The learned method that the benchmark on held-out heads ranks first among those that apply to this input
     (a `cnn` model must cover it; `self` needs a thick-slice axis), else Lanczos. Without shipped evidence: a
-    covering `cnn`, else `self`, else Lanczos. The choice, why, and the figure behind it are kept in the output's
-    metadata (``auto_choice``)."""
+    covering `cnn`, else `self`, else Lanczos. A scan masked on its own grid (methods/unmeasured.py) is ranked by the
+    benchmark's skull-stripped case where the evidence has one. The choice, why, and the figure behind it are kept in
+    the output's metadata (``auto_choice``)."""
     from .learned_sr import apply_model, covering_entry
 
     evidence = auto_preferences()
     kind = refinement_kind(volume.grid, grid)  # a 2x2x3 mm scan brought to 1 mm: the isotropic scans' evidence
+    if UNMEASURED_KEY in volume.metadata and kind + MASKED_KIND in evidence.get("order", {}):
+        kind += MASKED_KIND  # a scan masked on its own grid (methods/unmeasured.py): the evidence of such scans
     ranked = evidence.get("order", {}).get(kind)
     if ranked is None:
         ranked = [{"method": "cnn"}, {"method": "self"}]

@@ -291,6 +291,12 @@ def test_auto_picks_a_covering_model_and_self_maps_its_uncertainty(tmp_path, cap
     # 0.5 mm output voxels: outside every model's range, and no thick axis for `self`
     code, _, err = run(capsys, "sr", crop_file_path(tmp_path, truth), tmp_path / "iso.nrrd", "--scale", 2, "--quiet")
     assert code == 0 and "note: auto chose lanczos" in err
+    # the bundled T1 is skull-stripped on its own 1 mm grid: its outside is not taken for data, and stays 0
+    assert "note: the scan's outside was cut by a mask, not measured: " in err
+    from scipy.ndimage import binary_erosion
+
+    outside = binary_erosion(truth.as_float32() == 0)  # (a voxel in from the cut: its fine voxels lie wholly outside)
+    assert outside.any() and np.all(read_volume(tmp_path / "iso.nrrd").as_float32()[::2, ::2, ::2][outside] == 0)
 
 
 def crop_file_path(folder, volume):
