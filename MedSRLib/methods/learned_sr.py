@@ -145,7 +145,8 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     profile = pair_profile or entry["sr"]["profile"]
     pair, = scan_pairs(data, factors, entry["sr"]["kind"], profile, first_only=True,
                        noise_sigma=noise_sigma / scale)
-    calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency), factors=factors)
+    calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency), factors=factors,
+                                    noise_sigma=noise_sigma / scale)
     return result, inferred_detail(result, volume, grid, method, calibration, unprojected)
 
 

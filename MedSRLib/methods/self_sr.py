@@ -164,7 +164,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     if data_consistency:  # the pairs made consistent with what they measured, as the result is with the scan
         acquisition, _ = acquisition_operator(start.shape[1], exact_factors[0], profile)
         unprojected_pairs = restored_pairs
-        restored_pairs = consistent_pair(restored_pairs, pairs_y[0], [None, acquisition, None])
+        restored_pairs = consistent_pair(restored_pairs, pairs_y[0], [None, acquisition, None], noise / scale)
     calibration = calibrate(restored_pairs, start, pairs_y[0], scale, 1, distance, unprojected=unprojected_pairs)
     return restored, inferred_detail(restored, volume, grid, "self", calibration, unprojected)
 
