@@ -119,7 +119,7 @@ EDGE_BAND_MM = 3.0
 
 
 def kept_share(region: np.ndarray, scan_grid: Grid, grid: Grid) -> np.ndarray:
-    """For each voxel of ``grid``, the share of a method's result that is kept: 1 more than EDGE_BAND_MM / 2 inside
+    """For each voxel of ``grid``, the share of a method's result that is kept: 1 farther than EDGE_BAND_MM / 2 inside
     what the scan (on ``scan_grid``) measured, 0 as far into its unmeasured ``region``, and between, a smoothstep of
     the signed distance (mm) from the region's edge, interpolated from the scan's grid (so the edge is a smooth
     surface, not the scan's voxels)."""
