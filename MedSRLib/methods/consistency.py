@@ -70,10 +70,14 @@ def _back_project(residual: np.ndarray, operators) -> np.ndarray:
     return acquire_array(residual, [None if w is None else np.linalg.pinv(w) for w in operators])
 
 
-def project_array(array: np.ndarray, measured: np.ndarray, operators) -> np.ndarray:
+def project_array(array: np.ndarray, measured: np.ndarray, operators, noise_sigma: Optional[float] = None) -> np.ndarray:
     """``array`` made consistent with ``measured`` = A ``array``, A given axis by axis (``operators``: a
-    (coarse, fine) matrix or None per axis): x + A+(y - A x)."""
-    return array + _back_project(measured - acquire_array(array, operators), operators)
+    (coarse, fine) matrix or None per axis): x + A+(y - A x); with ``noise_sigma`` (above 0), down to that noise
+    (wiener_back_project)."""
+    residual = measured - acquire_array(array, operators)
+    if noise_sigma:
+        return array + wiener_back_project(residual, operators, float(noise_sigma))
+    return array + _back_project(residual, operators)
 
 
 def _project_with_torch(array: np.ndarray, measured: np.ndarray, operators, device: str) -> tuple:

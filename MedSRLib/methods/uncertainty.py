@@ -40,7 +40,7 @@ import numpy as np
 
 from ..geometry import Grid, profile_weights, refinement_kind, resample_to_grid
 from ..volume import Volume
-from .consistency import acquire_array, project_array, wiener_back_project
+from .consistency import acquire_array, project_array
 
 SMOOTHING_VOXELS = 2.0
 #: what the departure is measured from, for thick-slice scans and for isotropic ones (see above; geometry.refinement_kind)
@@ -146,10 +146,7 @@ def consistent_pair(restored: np.ndarray, truth: np.ndarray, operators, noise_si
     validation head), the map's mean over the true error's inside the head: exact 0.43 / 0.63, down to the noise 1.02 /
     1.24; masked on its own grid, inside the brain: 0.29 / 0.24 -> 2.09 / 1.29; Spearman rho 0.143 / 0.243 -> 0.151 /
     0.253 and, masked, 0.148 / 0.232 -> 0.176 / 0.280."""
-    if noise_sigma > 0.0:
-        residual = acquire_array(truth, operators) - acquire_array(restored, operators)
-        return (restored + wiener_back_project(residual, operators, float(noise_sigma))).astype(np.float32)
-    return project_array(restored, acquire_array(truth, operators), operators)
+    return project_array(restored, acquire_array(truth, operators), operators, noise_sigma)
 
 
 def calibrate(restored: np.ndarray, start: np.ndarray, truth: np.ndarray, scale: float, degraded_axis: Optional[int],

@@ -133,11 +133,10 @@ def kept_share(region: np.ndarray, scan_grid: Grid, grid: Grid) -> np.ndarray:
     return (share * share * (3.0 - 2.0 * share)).astype(np.float32)
 
 
-def restore_unmeasured(result: Volume, region: np.ndarray, scan: Volume, grid: Grid, fill_value: float) -> Volume:
-    """``result`` (on ``grid``) faded into ``fill_value`` over the edge of the scan's unmeasured ``region`` (kept_share):
-    the fill value exactly where more than EDGE_BAND_MM / 2 into the region, ``result`` as it is that far inside
-    what was measured."""
-    kept = kept_share(region, scan.grid, grid)
+def restore_unmeasured(result: Volume, kept: np.ndarray, fill_value: float) -> Volume:
+    """``result`` faded into ``fill_value`` where ``kept`` (kept_share on the result's grid) is under 1: the fill value
+    exactly more than EDGE_BAND_MM / 2 into the scan's unmeasured region, ``result`` as it is that far inside what was
+    measured."""
     fill = np.float32(fill_value)
     return result.with_array((fill + (result.as_float32() - fill) * kept).astype(np.float32))
 
@@ -167,8 +166,10 @@ def handles_unmeasured(run: Callable) -> Callable:
         outcome = run(filled, grid, *args, **options)
         share = f"{100.0 * region.mean():.1f} % of the scan (value {fill_value:g})"
 
+        kept = kept_share(region, volume.grid, grid)  # (once, for the result and its uncertainty map)
+
         def back(result: Volume, value: float) -> Volume:
-            restored = restore_unmeasured(result, region, volume, grid, value)
+            restored = restore_unmeasured(result, kept, value)
             metadata = {key: text for key, text in restored.metadata.items() if key not in (SCAN_NOISE_KEY, UNMEASURED_KEY)}
             metadata["unmeasured"] = (f"{share} filled from the nearest measured voxel for the method, then set back "
                                      f"(faded over {EDGE_BAND_MM:g} mm at its edge)")
