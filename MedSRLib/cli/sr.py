@@ -53,7 +53,8 @@ def cmd_sr(args) -> int:
 def _sr_one(args, method, source, output, uncertainty_path, device: str, label: str = "") -> None:
     from ..geometry import spacing_after
     from ..io import WrittenTogether, check_output_path, read_volume
-    from ..methods.consistency import OWN_PROFILE, project_onto_scan
+    from ..methods.consistency import OWN_PROFILE
+    from ..methods.consistent_interpolation import consistent_interpolation
     from .console import progress_bar
 
     check_output_path(output, [source], args.overwrite)
@@ -71,10 +72,13 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
             raise MedSRError(f"--backend {args.backend} runs pretrained networks (cnn, gan); {method.name} has none")
         options["backend"] = args.backend
     consistency = args.data_consistency
+    run = method.run
     if "data_consistency" in method.options:  # learned methods project themselves (on by default)
         options["data_consistency"] = {"auto": OWN_PROFILE, "off": None}.get(consistency, consistency)
+    elif consistency in ("box", "gaussian"):  # an interpolation, projected (a masked scan's outside left out)
+        run = consistent_interpolation(method.run, consistency)
     with progress_bar(f"sr {method.name}{label}", not args.quiet) as progress:
-        result = method.run(volume, target, progress, **options)
+        result = run(volume, target, progress, **options)
     uncertainty = None
     if uncertainty_path:
         result, uncertainty = result
@@ -84,8 +88,6 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
         print(f"note: {result.metadata['inference_notes']}", file=sys.stderr)
     if "unmeasured" in result.metadata:  # a scan masked on its own grid (methods/unmeasured.py)
         print(f"note: the scan's outside was cut by a mask, not measured: {result.metadata['unmeasured']}", file=sys.stderr)
-    if consistency in ("box", "gaussian") and "data_consistency" not in method.options:
-        result = project_onto_scan(result, volume, consistency)
     if "consistency_residual_after" in result.metadata:
         noise = (f", down to the scan's noise, sigma {result.metadata['consistency_noise_sigma']}"
                  if "consistency_noise_sigma" in result.metadata else "")

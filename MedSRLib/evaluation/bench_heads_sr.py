@@ -27,8 +27,8 @@ from ..errors import MedSRError
 from ..geometry import Grid
 from ..io import write_text_atomic
 from ..methods import get
-from ..methods.consistency import project_onto_scan
-from ..methods.unmeasured import MASKED_KIND, handles_unmeasured
+from ..methods.consistent_interpolation import consistent_interpolation
+from ..methods.unmeasured import MASKED_KIND
 from ..models.catalog import find_entry
 from ..metrics import evaluate, foreground_mask
 from ..progress import SILENT, Progress
@@ -95,7 +95,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
             scored = truth.with_array(ndimage.binary_erosion(brain, iterations=3).astype(np.uint8))
         if method_name == CONSISTENT_SINC:  # (through the learned methods' handling of a masked scan's outside)
             start = time.perf_counter()
-            restored = handles_unmeasured(_consistent_sinc)(low, truth.grid, sampling)
+            restored = consistent_interpolation(get("sr", "lanczos").run, sampling)(low, truth.grid, SILENT)
             results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored, seconds=time.perf_counter() - start)
             continue
         method = get("sr", method_name)
@@ -143,9 +143,6 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     progress.update(1.0, "done")
     return payload
 
-
-def _consistent_sinc(low: Volume, grid: Grid, sampling: str) -> Volume:
-    return project_onto_scan(get("sr", "lanczos").run(low, grid, SILENT), low, sampling)
 
 
 def _image_row(truth: Volume, restored: Volume, scored: Optional[Volume] = None, **timing) -> dict:

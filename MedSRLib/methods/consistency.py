@@ -18,7 +18,8 @@ head mni305 (a 180x156x216 box, sagittal thick slices, gain inside the head over
 So the methods project onto a scan with :func:`project_onto_scan`: the correction, in the basis of A's singular
 vectors, is weighed by the share of the residual's power that the scan's noise does not explain, a Wiener gain
 1 - sigma^2 / power clipped to [0, 1] (sigma: methods/noise.scan_noise_sigma, from the scan's air where it has noisy
-air; a scan whose air has none, simulated or masked, gets sigma 0 and the exact projection). With one coarse axis
+air; a scan whose air has none, simulated, gets sigma 0 and the exact projection; a scan masked on its own grid, the
+noise read inside it, methods/unmeasured.py). With one coarse axis
 the other two are still space in that basis, and the power is measured around each position (a Gaussian of
 LOCAL_POWER_VOXELS): the residual's signal gathers at edges, the noise does not. Chosen on the tuning head mni305 and
 the bundled MNI T1 (2 % noise, 1x1x2 / 1x1x4 mm): exact -3.33 / -1.46 and -1.04 / +0.24 dB, one gain per bin of
@@ -152,14 +153,14 @@ def wiener_back_project(residual: np.ndarray, operators, noise_sigma: float,
 def project_onto_scan(result: Volume, scan: Volume, profile: str, device: Optional[str] = None,
                       noise_sigma: Optional[float] = None) -> Volume:
     """:func:`project` with the Wiener gains of the scan's own noise (see the module's description):
-    ``noise_sigma`` when the caller has estimated it already (methods/noise.noise_of_scan), else estimated here."""
+    ``noise_sigma`` when the caller has estimated it already, else methods/noise.noise_of_scan's (which keeps what a
+    caller that changed the scan's voxels read before: a masked scan's, methods/unmeasured.py)."""
     from ..metrics.intensity import foreground_of_array
-    from .noise import scan_noise_sigma
+    from .noise import noise_of_scan
 
-    measured = scan.as_float32()
-    inside = foreground_of_array(measured)
+    inside = foreground_of_array(scan.as_float32())
     if noise_sigma is None:
-        noise_sigma = scan_noise_sigma(measured, inside, magnitude=scan.modality != "CT")
+        noise_sigma = noise_of_scan(scan, inside)
     return project(result, scan, profile, device, noise_sigma=noise_sigma, inside=inside)
 
 

@@ -155,9 +155,9 @@ def scan_noise_sigma(array: np.ndarray, inside: np.ndarray | None = None, magnit
 SCAN_NOISE_KEY = "scan_noise_sigma"
 
 
-def noise_of_scan(volume: Volume) -> float:
-    """:func:`scan_noise_sigma` of a volume (its modality says whether it is an MR magnitude image), or the value a
-    caller kept under SCAN_NOISE_KEY."""
+def noise_of_scan(volume: Volume, inside: np.ndarray | None = None) -> float:
+    """:func:`scan_noise_sigma` of a volume (its modality says whether it is an MR magnitude image; ``inside``: the
+    object, default its Otsu foreground), or the value a caller kept under SCAN_NOISE_KEY."""
     if SCAN_NOISE_KEY in volume.metadata:
         return float(volume.metadata[SCAN_NOISE_KEY])
-    return scan_noise_sigma(volume.as_float32(), magnitude=volume.modality != "CT")
+    return scan_noise_sigma(volume.as_float32(), inside, magnitude=volume.modality != "CT")
