@@ -122,9 +122,14 @@ def kept_share(region: np.ndarray, scan_grid: Grid, grid: Grid) -> np.ndarray:
     """For each voxel of ``grid``, the share of a method's result that is kept: 1 farther than EDGE_BAND_MM / 2 inside
     what the scan (on ``scan_grid``) measured, 0 as far into its unmeasured ``region``, and between, a smoothstep of
     the signed distance (mm) from the region's edge, interpolated from the scan's grid (so the edge is a smooth
-    surface, not the scan's voxels)."""
+    surface, not the scan's voxels). On the scan's own grid (nothing refined: a volume of a cohort already at the
+    target spacing) the edge is known to the voxel, and the share is 1 on every measured voxel and 0 on the region,
+    so the scan comes back as it was (faded, `auto` at the bundled T1's own 1 mm changed 224,501 of its voxels by up
+    to 16 of 255)."""
     from scipy.ndimage import distance_transform_edt
 
+    if grid.matches(scan_grid):
+        return (~region).astype(np.float32)
     spacing = scan_grid.spacing
     signed = (distance_transform_edt(region, sampling=spacing).astype(np.float32)
               - distance_transform_edt(~region, sampling=spacing).astype(np.float32))
