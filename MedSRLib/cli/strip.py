@@ -47,7 +47,9 @@ def cmd_strip(args: argparse.Namespace) -> int:
           f"(the placed atlas explains {100 * brain.evidence['explained_variance']:.0f} % of the intensities around it); "
           f"mask from the {brain.evidence['mask_from']}; contrast read from the image: {brain.evidence['contrast']}" +
           (f"; its surface moved onto the skull's inner edge ({brain.evidence['skull_edge_ml']:+.0f} mL)"
-           if "skull_edge_ml" in brain.evidence else ""))
+           if "skull_edge_ml" in brain.evidence else "") +
+          (f"; kept out of the scan's unmeasured outside, a mask's or padding's ({brain.evidence['unmeasured_ml']:+.0f} mL)"
+           if "unmeasured_ml" in brain.evidence else ""))
     if brain.field_of_view_warning:
         print(f"warning: {brain.field_of_view_warning}", file=sys.stderr)
     return 0

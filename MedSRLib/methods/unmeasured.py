@@ -11,19 +11,9 @@ where the same scans unmasked gave +12.15 / +6.14 and +8.70 / +3.93. With the un
 nearest measured voxel before the method runs: +6.95 / +2.44 and +7.62 / +2.95 (filled by a normalised Gaussian
 instead: +3.15 / +0.55 and +5.70 / +1.85).
 
-Not every region of one value is unmeasured: a noise-free head (a simulation, an average) has air of exactly 0 too,
-and a brain masked at a finer resolution and then acquired (the bundled template, thick-sliced) has a soft edge that
-the acquisition made: there the zeros are data, and filling them costs (`cnn` at 2x2x2 mm on the bundled template's
-held-out slab fell from +1.81 to -1.83 dB over B-spline). What tells them apart is the step at the region's edge: an
-acquisition blurs the fall into the region, a cut does not. The median of the voxels bordering the region over that of
-the layer one voxel further in is 0.77-0.87 for scans masked on their own grid (mni305 and 3T18yo placed, intracranial
-mask, 1x1x2 and 1x1x4 mm Gaussian and 2x2x2 mm box; 0.84-0.93 with the mask eroded by 2 voxels; the bundled template
-as distributed, masked at 1 mm: 0.77-0.82 for it and two crops) and at most 0.47 for edges an acquisition made (those
-heads unmasked: 0.00-0.46; the template and its crops acquired at 1x1x2 and 1x1x4 mm Gaussian: 0.00, at 2x2x2, 2x2x3
-and 1x1x4 mm box: 0.07-0.47) (/tmp script, 2026-12-06).
+Which voxels count as unmeasured, and how a cut is told from an edge an acquisition made: MedSRLib/measured_region.py.
 
-So :func:`handles_unmeasured` wraps a method: the unmeasured region (the voxels equal to the scan's minimum, when they
-are at least MIN_SHARE of the scan, form a solid region and the step at their edge is at least HARD_EDGE: a masked
+So :func:`handles_unmeasured` wraps a method: the unmeasured region (measured_region.unmeasured_region: a masked
 scan's outside, a CT's padding; not the scattered zeros of an integer scan's noisy air) is filled from the nearest
 measured voxel out to FILL_KEEP voxels, fading to the fill value by FILL_FADE (a masked outside filled whole gave the
 methods a head-sized extruded region to learn from and calibrate on: `self` on the tuning heads masked at 1x1x4 mm
@@ -51,11 +41,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
 from ..geometry import Grid, resample_to_grid
+from ..measured_region import unmeasured_region
 from ..volume import Volume
 from .noise import SCAN_NOISE_KEY, noise_sigma_of_patches, noise_of_scan
 
@@ -63,37 +54,6 @@ from .noise import SCAN_NOISE_KEY, noise_sigma_of_patches, noise_of_scan
 #: `auto` adds to the kind of scan whose evidence it reads for such a scan (the heads-sr benchmark's skull-stripped case)
 UNMEASURED_KEY = "unmeasured_share"
 MASKED_KIND = ", skull-stripped"
-#: the smallest share of the scan's voxels, all equal to its minimum, that counts as an unmeasured region
-MIN_SHARE = 0.01
-#: the least ratio, at the region's edge, of the bordering voxels' median to that of the layer one voxel further in
-#: (each above the fill value) for a cut, not an edge an acquisition made (see above)
-HARD_EDGE = 0.6
-#: the least share of the region that an erosion by one voxel keeps: a masked outside is solid; the voxels of a noisy
-#: air that an integer scan or a CT's clipping left at the minimum are scattered, and are measurements
-SOLID = 0.5
-
-
-def unmeasured_region(array: np.ndarray) -> Optional[np.ndarray]:
-    """The voxels equal to ``array``'s minimum when they are at least MIN_SHARE of it, some voxels are not, they form a
-    solid region (SOLID) and the step at their edge is a cut (HARD_EDGE); else None."""
-    from scipy.ndimage import binary_dilation, binary_erosion
-
-    fill_value = array.min()
-    region = array == fill_value
-    if not MIN_SHARE <= float(region.mean()) < 1.0:
-        return None
-    if binary_erosion(region).sum() < SOLID * region.sum():  # scattered values at the minimum: noisy air, clipped
-        return None
-    grown = binary_dilation(region)
-    border = grown & ~region
-    further_in = binary_dilation(grown) & ~grown
-    if not further_in.any():
-        return None
-    step = float(np.median(array[border]) - fill_value)
-    inner = float(np.median(array[further_in]) - fill_value)
-    return region if inner > 0 and step >= HARD_EDGE * inner else None
-
-
 #: voxels (of the scan's grid) from the measured edge over which the fill keeps its nearest value, and at which it has
 #: faded to the fill value (a raised cosine between)
 FILL_KEEP, FILL_FADE = 3.0, 6.0

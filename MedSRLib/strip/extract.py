@@ -13,6 +13,7 @@ import SimpleITK as sitk
 
 from ..errors import MedSRError
 from ..io.convert import sitk_from_volume
+from ..measured_region import unmeasured_region
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
 from .atlas import load_atlas
@@ -118,6 +119,7 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
         before = float(array.sum()) * voxel_ml
         array = move_to_skull_edge(volume.as_float32(), array, volume.grid.spacing)
         evidence["skull_edge_ml"] = float(array.sum()) * voxel_ml - before
+    array = _within_what_was_measured(volume, array, evidence, voxel_ml)
     array = array.astype(np.uint8)
     millilitres = float(array.sum()) * voxel_ml
     on_edges = brain_on_faces(array, volume.grid)
@@ -132,6 +134,26 @@ def extract_brain(volume: Volume, progress: Progress = SILENT, t1_network: bool 
                            f"below the {100 * MIN_EXPLAINED:.0f} % of a head of any contrast: no brain anatomy is there")
     progress.update(1.0, f"brain extracted: {millilitres:.0f} mL")
     return BrainMask(volume.with_array(array, kind="labels", brain_mask="medsr strip"), millilitres, evidence, fit.transform)
+
+
+def _within_what_was_measured(volume: Volume, array: np.ndarray, evidence: Dict, voxel_ml: float) -> np.ndarray:
+    """``array`` (the brain mask) kept out of the scan's unmeasured region (measured_region.py: a skull-stripped
+    scan's zeroed outside, a CT's padding), whose holes are filled first (dark voxels inside the brain at the
+    scan's minimum stay), then its largest component with holes filled. No brain lies where nothing was measured:
+    on the bundled (skull-stripped) T1 the mask held 9.5 mL of voxels outside the stripped brain. (Heads whose air
+    was zeroed around the head, as 711-2C's, 3T18yo's and ITK's subject's, have such a region too: their masks lie
+    well inside it and do not change.)"""
+    from scipy.ndimage import binary_fill_holes
+
+    region = unmeasured_region(volume.as_float32())
+    if region is None:
+        return array
+    within = array & binary_fill_holes(~region)
+    if np.array_equal(within, array):  # (a head whose air was zeroed around it: the brain lies well inside)
+        return array
+    within = sitk.GetArrayFromImage(_one_filled_component(sitk_from_volume(volume, within))).T > 0
+    evidence["unmeasured_ml"] = -float(np.count_nonzero(array & ~within)) * voxel_ml
+    return within
 
 
 def _with_t1_network(volume: Volume, atlas_probability: np.ndarray, share: float):

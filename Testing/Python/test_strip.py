@@ -235,6 +235,22 @@ def test_segment_labels_tissue_only_inside_the_brain(tmp_path, capsys):
     assert np.array_equal(read_volume(tmp_path / "given.nii.gz").array, labels.array)
 
 
+def test_the_mask_of_a_skull_stripped_scan_stays_within_what_it_measured(tmp_path, capsys, average_head):
+    """The bundled T1 is skull-stripped on its own grid: its zeroed outside was never measured, and no brain lies
+    there (strip/extract.py). Measured: the mask held 9.5 mL of voxels outside the stripped brain before, none now,
+    Dice with the stripped brain 0.9876 -> 0.9901. A head with skull has no such region, and its mask is as it was."""
+    from MedSRLib.sample_data import sample_path
+
+    out = tmp_path / "mask.nii.gz"
+    assert main(["strip", str(sample_path("t1")), str(out), "--quiet"]) == 0
+    assert "kept out of the scan's unmeasured outside, a mask's or padding's (-" in capsys.readouterr().out
+    stripped, mask = read_volume(sample_path("t1")).array > 0, read_volume(out).array > 0
+    assert not np.any(mask & ~stripped) and dice(mask, stripped) > 0.985
+    report = json.loads((tmp_path / "mask.strip.json").read_text())
+    assert report["evidence"]["unmeasured_ml"] < -1.0
+    assert "unmeasured_ml" not in extract_brain(average_head[0]).evidence
+
+
 def test_a_tampered_atlas_is_refused(tmp_path, monkeypatch):
     import shutil
 
