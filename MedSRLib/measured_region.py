@@ -11,7 +11,9 @@ the layer one voxel further in is 0.77-0.87 for scans masked on their own grid (
 mask, 1x1x2 and 1x1x4 mm Gaussian and 2x2x2 mm box; 0.84-0.93 with the mask eroded by 2 voxels; the bundled template
 as distributed, masked at 1 mm: 0.77-0.82 for it and two crops) and at most 0.47 for edges an acquisition made (those
 heads unmasked: 0.00-0.46; the template and its crops acquired at 1x1x2 and 1x1x4 mm Gaussian: 0.00, at 2x2x2, 2x2x3
-and 1x1x4 mm box: 0.07-0.47) (/tmp script, 2026-12-06).
+and 1x1x4 mm box: 0.07-0.47) (/tmp script, 2026-12-06). The heads as distributed (711-2C, 3T18yo, ITK's subject) had
+their air zeroed around the head, and count as cut (22-76 % of their voxels); placed onto a grid of their own, the
+interpolation softens that edge and they do not (2026-12-06 evening).
 """
 
 from __future__ import annotations

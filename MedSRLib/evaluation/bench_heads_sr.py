@@ -144,7 +144,6 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     return payload
 
 
-
 def _image_row(truth: Volume, restored: Volume, scored: Optional[Volume] = None, **timing) -> dict:
     """PSNR and SSIM of ``restored`` against ``truth``, whole and inside the head (or ``scored``, a mask), with
     ``timing``'s figures."""
