@@ -251,12 +251,20 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
                          data_consistency=data_consistency)
             return _noted(result, f"{choice['method']} ({why})", with_uncertainty)
     reasons = "; ".join(passed) or f"no learned method beat B-spline on {kind} scans of a held-out head"
-    if with_uncertainty:
+    if grid.matches(volume.grid):  # a cohort's volume already on the target grid: nothing to infer, the scan itself
+        reasons = "the output grid is the scan's own: nothing to super-resolve"
+    elif with_uncertainty:
         raise MedSRError(f"auto chose lanczos, which gives no uncertainty map ({reasons})")
     from .interpolation import interpolate_volume
 
     result = interpolate_volume(volume, grid, progress, "lanczos")
-    return result.with_array(result.array, auto_choice=f"lanczos ({reasons})")
+    result = result.with_array(result.array, auto_choice=f"lanczos ({reasons})")
+    if not with_uncertainty:
+        return result
+    nothing_inferred = volume.with_array(np.zeros(grid.size, np.float32), grid, method="auto",
+                                         kind="uncertainty (expected absolute error, in the scan's units: zero, "
+                                              "the output is the scan on its own grid and no voxel was inferred)")
+    return result, nothing_inferred
 
 
 def _noted(result, note: str, with_uncertainty: bool):

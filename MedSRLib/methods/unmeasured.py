@@ -136,8 +136,9 @@ def handles_unmeasured(run: Callable) -> Callable:
         def back(result: Volume, value: float) -> Volume:
             restored = restore_unmeasured(result, kept, value)
             metadata = {key: text for key, text in restored.metadata.items() if key not in (SCAN_NOISE_KEY, UNMEASURED_KEY)}
-            metadata["unmeasured"] = (f"{share} filled from the nearest measured voxel for the method, then set back "
-                                     f"(faded over {EDGE_BAND_MM:g} mm at its edge)")
+            edge = ("cut exactly: the output grid is the scan's own" if grid.matches(volume.grid)
+                    else f"faded over {EDGE_BAND_MM:g} mm at its edge")
+            metadata["unmeasured"] = f"{share} filled from the nearest measured voxel for the method, then set back ({edge})"
             return replace(restored, metadata=metadata)
 
         if isinstance(outcome, tuple):  # (result, uncertainty map): no error where nothing was measured

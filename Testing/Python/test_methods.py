@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from MedSRLib import Cancelled, MedSRError, Progress
-from MedSRLib.geometry import interpolate, resample_to_grid
+from MedSRLib.geometry import Grid, interpolate, resample_to_grid
 from MedSRLib.methods import enhance, get, methods
 from MedSRLib.metrics import evaluate
 from MedSRLib.simulate import Acquisition, add_noise, degrade
@@ -254,6 +254,17 @@ def test_a_masked_scan_on_its_own_grid_comes_back_as_it_was(t1):
     result = get("sr", "auto").run(t1, t1.grid, Progress())
     assert "unmeasured" in result.metadata and result.grid == t1.grid
     assert np.array_equal(result.as_float32(), t1.as_float32())
+    assert "cut exactly" in result.metadata["unmeasured"] and "nothing to super-resolve" in result.metadata["auto_choice"]
+    # asked for its uncertainty too (a cohort run with --uncertainty): no voxel was inferred, so the expected error
+    # is zero everywhere, where a refusal would fail this volume of the cohort
+    again, uncertainty = get("sr", "auto").run(t1, t1.grid, Progress(), with_uncertainty=True)
+    assert np.array_equal(again.as_float32(), t1.as_float32()) and uncertainty.grid == t1.grid
+    assert not uncertainty.as_float32().any() and "no voxel was inferred" in uncertainty.metadata["kind"]
+    # onto a finer grid that no learned method covers, `auto` interpolates, and that gives no map: still refused
+    finer = Grid(tuple(2 * n for n in t1.grid.size), tuple(s / 2 for s in t1.grid.spacing), t1.grid.origin,
+                 t1.grid.direction)
+    with pytest.raises(MedSRError, match="auto chose lanczos, which gives no uncertainty map"):
+        get("sr", "auto").run(t1, finer, Progress(), with_uncertainty=True)
 
 
 def test_a_noisy_masked_scan_is_projected_down_to_the_noise_read_inside(t1):
