@@ -237,7 +237,8 @@ def run_heads_bench(output: Path, device: str = "cpu", overwrite: bool = False, 
         if result.labels.grid.size != truth["labels"].grid.size:
             raise RuntimeError(f"{name}: labels on {result.labels.grid} but the reference on {truth['labels'].grid}")
         row = {"medsr": dict(tissue_figures(reference_labels, labels, brain, voxel_ml), seconds=seconds,
-                             peak_memory_mb=memory.peak_mb, super_resolved_by=result.super_resolved_by,
+                             peak_memory_mb=memory.peak_mb, process_peak_memory_mb=memory.process_peak_mb,
+                             super_resolved_by=result.super_resolved_by,
                              intensity_model="applied" if result.intensity_fit and result.intensity_fit.applied else "not applied",
                              intensity_prior=result.intensity_fit.prior if result.intensity_fit else None,
                              network_agreement=result.intensity_fit.network_agreement if result.intensity_fit else None,
@@ -353,18 +354,22 @@ def _markdown(payload: dict) -> str:
                 lines.append(f"| {name} | {row['reference_ml']:.0f} | {method}{note} | {r['dice']:.4f} | {r['ml']:.0f} | {r['seconds']:.1f} |")
     lines += ["", "## Tissues", "", "Dice inside the reference brain (CSF, GM, WM and their mean); GM and WM Dice over the whole "
               "head (tissue labelled outside the brain counts against); labelled brain volume against the reference mask's.", "",
-              "| case | method | CSF | GM | WM | mean | GM whole head | WM whole head | brain volume error | time (s) | peak memory (MB) |",
+              "| case | method | CSF | GM | WM | mean | GM whole head | WM whole head | brain volume error | time (s) | peak memory, MB: rise (process) |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, row in payload["tissues"].items():
         for method, r in row.items():
             d, w = r["inside_brain"], r["whole_head"]
             seconds = f"{r['seconds']:.1f}" if "seconds" in r else ""
             memory = f"{r['peak_memory_mb']:.0f}" if "peak_memory_mb" in r else ""
+            if "process_peak_memory_mb" in r:
+                memory += f" ({r['process_peak_memory_mb']:.0f})"
             lines.append(f"| {name} | {method} | {d['cerebrospinal fluid']:.3f} | {d['grey matter']:.3f} | {d['white matter']:.3f} | "
                          f"{r['mean_inside_brain']:.3f} | {w['grey matter']:.3f} | {w['white matter']:.3f} | "
                          f"{100 * r['brain_volume_error']:+.1f} % | {seconds} | {memory} |")
     lines += ["", "Time of `medsr`'s segmentation includes brain extraction (and super-resolution for thick slices); file "
-              "I/O excluded. Peak memory: the process's resident memory above its level before the call.",
+              "I/O excluded. Peak memory: the process's resident memory above its level before the call, measured after "
+              "freed memory was handed back to the system (so what an earlier case left free is not reused unseen), and "
+              "in brackets the benchmark process's own peak during the call (the benchmark's data included).",
               "The 3-class Otsu rows are a baseline given the *reference* brain mask, so they isolate tissue labelling; so "
               f"does `{GIVEN_MASK}`, medsr's own labelling given that mask as `medsr segment --mask` takes one.",
               "The bound rows are not a method: the two intensity thresholds (and the tissue given to each of the three "

@@ -114,7 +114,8 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         if isinstance(restored, tuple):
             restored, uncertainty = restored
         row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored, seconds=seconds,
-                                                                      peak_memory_mb=memory.peak_mb)
+                                                                      peak_memory_mb=memory.peak_mb,
+                                                                      process_peak_memory_mb=memory.process_peak_mb)
         if "consistency_residual_after" in restored.metadata:  # RMS of degrade(result) - input, % of the input's range
             span = float(low.array.max() - low.array.min()) or 1.0
             row["consistency_residual_pct"] = 100.0 * float(restored.metadata["consistency_residual_after"]) / span
@@ -215,7 +216,7 @@ def _kind(case: str) -> str:
 def _markdown(payload: dict) -> str:
     lines = ["# Super-resolution on a held-out head with skull", "", run_line(payload), "",
              f"Validated on: {payload['validated_on']}. Trained on: {payload['trained_on']}. Grid: {payload['grid']}.", "",
-             "| case | method | PSNR whole (dB) | gain whole | PSNR head (dB) | gain head | SSIM head | time (s) | peak memory (MB) |",
+             "| case | method | PSNR whole (dB) | gain whole | PSNR head (dB) | gain head | SSIM head | time (s) | peak memory, MB: rise (process) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for case, row in payload["cases"].items():
         for method, r in row.items():
@@ -223,11 +224,16 @@ def _markdown(payload: dict) -> str:
                 lines.append(f"| {case} | {method} | n/a: {r['not_applicable']} | | | | | | |")
                 continue
             memory = f"{r['peak_memory_mb']:.0f}" if "peak_memory_mb" in r else ""
+            if "process_peak_memory_mb" in r:
+                memory += f" ({r['process_peak_memory_mb']:.0f})"
             lines.append(f"| {case} | {method} | {r['psnr_whole']:.2f} | {r['gain_whole_db']:+.2f} | {r['psnr_head']:.2f} | "
                          f"{r['gain_head_db']:+.2f} | {r['ssim_head']:.4f} | {r['seconds']:.1f} | {memory} |")
     lines += ["", f"`{CONSISTENT_SINC}` is not a method of its own: the windowed-sinc (Lanczos) interpolation that every "
               "learned method refines, projected onto the scan as each learned result is (data consistency, down to the "
-              "scan's noise: methods/consistency.py); a learned method's gain over it is what its network adds."]
+              "scan's noise: methods/consistency.py); a learned method's gain over it is what its network adds.",
+              "", "Peak memory: the process's resident memory above its level before the method, measured after freed "
+              "memory was handed back to the system, and in brackets the benchmark process's own peak during the "
+              "method (the benchmark's data included)."]
     checks = [(case, method, r) for case, row in payload["cases"].items() for method, r in row.items()
               if "consistency_residual_pct" in r or "uncertainty" in r]
     if checks:
