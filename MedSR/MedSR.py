@@ -86,6 +86,24 @@ class Device(enum.Enum):
         return {Device.AUTO: _("Automatic"), Device.GPU: _("GPU (CUDA)"), Device.CPU: _("CPU")}[value]
 
 
+class SliceProfile(enum.Enum):
+    OWN = "own"
+    BOX = "box"
+    GAUSSIAN = "gaussian"
+
+    @staticmethod
+    def label(value) -> str:
+        return {SliceProfile.OWN: _("The method's own"), SliceProfile.BOX: _("Box (2-D acquisition)"),
+                SliceProfile.GAUSSIAN: _("Gaussian")}[value]
+
+
+def _sliceProfileApplies(method, dataConsistency: bool) -> bool:
+    """Whether the scan's slice profile means anything to ``method`` (a MethodInfo): it learns from the scan, or it
+    is an interpolation made consistent with the scan."""
+    return bool(method and (method.supportsSliceProfile
+                            or (method.supportsDataConsistency and not method.projectsItself and dataConsistency)))
+
+
 Spacing = Annotated[float, WithinRange(0.01, 100.0)]
 
 
@@ -105,6 +123,8 @@ class MedSRParameterNode:
     device: Device = Device.AUTO
     dataConsistency: bool = True
     uncertaintyMap: bool = False
+    #: the scan's slice profile, for the methods that learn from the scan (and an interpolation's projection)
+    sliceProfile: SliceProfile = SliceProfile.OWN
     referenceVolume: vtkMRMLScalarVolumeNode
     #: noise standard deviation for the learned denoisers, in the volume's units; 0: estimated from the volume
     noiseSigma: Annotated[float, WithinRange(0.0, 1.0e6)] = 0.0
@@ -221,6 +241,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         method = self._methods.get(p.method)
         self.ui.dataConsistencyCheckBox.enabled = bool(resampling and method and method.supportsDataConsistency)
         self.ui.uncertaintyCheckBox.enabled = bool(resampling and method and method.supportsUncertainty)
+        self.ui.sliceProfileComboBox.enabled = bool(resampling and _sliceProfileApplies(method, p.dataConsistency))
         if self._job is None:
             self.ui.applyButton.enabled = bool(p.inputVolume)
             self.ui.applyButton.toolTip = _("Run the selected task") if p.inputVolume else _("Select an input volume")
@@ -291,6 +312,8 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         return Request(task=p.task.value, method=p.method, steps=steps if enhancing else (),
                        spacing=spacing, scale=scale, device=p.device.value,
                        dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap,
+                       sliceProfile=p.sliceProfile.value if resampling and p.sliceProfile != SliceProfile.OWN
+                       and _sliceProfileApplies(self._methods.get(p.method), p.dataConsistency) else None,
                        noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None,
                        superResolveFirst=p.task == Task.SEGMENTATION and p.superResolveFirst,
                        maskedVolume=p.task == Task.BRAIN_MASK and p.maskedVolume,

@@ -41,6 +41,7 @@ class MethodInfo:
     supportsDataConsistency: bool = False
     supportsUncertainty: bool = False
     projectsItself: bool = False  # learned methods project with their own slice profile
+    supportsSliceProfile: bool = False  # methods that learn from the scan itself are told its slice profile
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Request:
     device: str = "auto"
     dataConsistency: bool = True
     uncertainty: bool = False
+    #: the scan's slice profile, "box" or "gaussian" (`medsr sr --slice-profile`); None: each method's own
+    sliceProfile: Optional[str] = None
     showResult: bool = True
     #: noise standard deviation (the volume's units) for the learned denoisers; None: estimated from the volume
     noiseSigma: Optional[float] = None
@@ -437,23 +440,32 @@ def _info(method) -> MethodInfo:
                       # `medsr sr --data-consistency` projects the output of any super-resolution method
                       supportsDataConsistency=method.task == SUPER_RESOLUTION,
                       supportsUncertainty=bool(getattr(method, "uncertainty", False) or "uncertainty" in options),
-                      projectsItself="data_consistency" in options)
+                      projectsItself="data_consistency" in options,
+                      supportsSliceProfile="profile" in options)
 
 
 def _capabilities(method: MethodInfo, request: Request, finer: bool = True) -> List[str]:
-    """Command-line options for data consistency and the uncertainty map. Consistency needs an output at least
-    as fine as the input on every axis; otherwise it is left off (the result then has no residual note)."""
+    """Command-line options for data consistency, the slice profile and the uncertainty map. Consistency needs an
+    output at least as fine as the input on every axis; otherwise it is left off (the result then has no residual
+    note). A slice profile goes to the methods that learn from the scan, and is the profile an interpolation is
+    projected with."""
     arguments = []
+    profileOfProjection = False
     if request.dataConsistency and method.supportsDataConsistency and not finer:
         arguments += ["--data-consistency", "off"]
     elif request.dataConsistency:
         if not method.supportsDataConsistency:
             raise ProcessingError(f"method {method.name!r} has no data-consistency option")
-        # learned methods know the slice profile they were trained for; for interpolation assume contiguous
-        # slices, each voxel the mean of what it covers
-        arguments += ["--data-consistency", "auto" if method.projectsItself else "box"]
+        # learned methods know the slice profile they were trained for; for interpolation the scan's profile when
+        # given, else contiguous slices, each voxel the mean of what it covers
+        profileOfProjection = not method.projectsItself and request.sliceProfile is not None
+        arguments += ["--data-consistency", "auto" if method.projectsItself else (request.sliceProfile or "box")]
     elif method.supportsDataConsistency:
         arguments += ["--data-consistency", "off"]
+    if request.sliceProfile is not None and not profileOfProjection:
+        if not method.supportsSliceProfile:
+            raise ProcessingError(f"method {method.name!r} assumes its own slice profile; self, adapt and auto are told the scan's")
+        arguments += ["--slice-profile", request.sliceProfile]
     if request.uncertainty:
         if not method.supportsUncertainty:
             raise ProcessingError(f"method {method.name!r} gives no uncertainty map")

@@ -32,6 +32,11 @@ def add_parser(sub) -> None:
                         "noise the input shows (exactly when it shows none); "
                         "auto (default): learned methods project with their own profile, interpolation stays pure; "
                         "off: never; box or gaussian: always, with that profile")
+    p.add_argument("--slice-profile", choices=["box", "gaussian"],
+                   help="the scan's slice profile, for the methods that learn from the scan itself (self, adapt, and auto "
+                        "when it takes one of them): box (a 2-D acquisition's near-rectangular profile, or slices "
+                        "averaged from a finer volume) or gaussian (FWHM = slice thickness); default: each method's own "
+                        "(gaussian for thick slices). A wrong one can cost several dB, down below B-spline (README)")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
                    help="run pretrained networks (cnn, gan) with torch or ONNX Runtime")
     add_device_modality_overwrite_quiet(p)
@@ -71,6 +76,11 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
         if "backend" not in method.options:
             raise MedSRError(f"--backend {args.backend} runs pretrained networks (cnn, gan); {method.name} has none")
         options["backend"] = args.backend
+    if args.slice_profile:
+        if "profile" not in method.options:
+            raise MedSRError(f"--slice-profile is for the methods that learn from the scan itself (self, adapt, auto); "
+                             f"{method.name} assumes its own")
+        options["profile"] = args.slice_profile
     consistency = args.data_consistency
     run = method.run
     if "data_consistency" in method.options:  # learned methods project themselves (on by default)
@@ -84,6 +94,9 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
         result, uncertainty = result
     if "auto_choice" in result.metadata:
         print(f"note: auto chose {result.metadata['auto_choice']}", file=sys.stderr)
+    if "slice_profile" in result.metadata:  # a wrong one costs (README): say which was assumed
+        given = "as given" if args.slice_profile else "the method's own; --slice-profile box|gaussian gives the scan's"
+        print(f"note: slice profile assumed: {result.metadata['slice_profile']} ({given})", file=sys.stderr)
     if "inference_notes" in result.metadata:
         print(f"note: {result.metadata['inference_notes']}", file=sys.stderr)
     if "unmeasured" in result.metadata:  # a scan masked on its own grid (methods/unmeasured.py)

@@ -128,13 +128,15 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
         optimizer.step()
         fit.update((step + 1) / max(int(steps), 1), f"adapting {entry['name']} to the scan's in-plane detail, step {step + 1}/{steps}")
     network.eval()
-    result = apply_model(volume, grid, entry, progress.sub(0.5, 1.0), device, with_uncertainty, data_consistency,
+    consistency = profile if data_consistency == OWN_PROFILE else data_consistency  # the scan's profile, as the pairs'
+    result = apply_model(volume, grid, entry, progress.sub(0.5, 1.0), device, with_uncertainty, consistency,
                          network=network, method="adapt", pair_profile=profile,
                          noise_sigma=noise)
     result, uncertainty = result if with_uncertainty else (result, None)
     learnt_from = "the scan acquired once more" if isotropic else "the scan's in-plane detail"
     result = result.with_array(result.array, adapted=f"{entry['name']} {entry['version']} fine-tuned {steps} steps "
-                                                     f"on {learnt_from} (x{factor:.3g}, {profile} profile)")
+                                                     f"on {learnt_from} (x{factor:.3g}, {profile} profile)",
+                               slice_profile=profile)
     return (result, uncertainty) if with_uncertainty else result
 
 

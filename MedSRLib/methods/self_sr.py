@@ -147,7 +147,8 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         outputs.append(np.moveaxis(result, (1, 2), (thick, other)))
     combined = base.copy()
     combined[box] = np.mean(outputs, axis=0)
-    restored = unprojected = volume.with_array((combined * scale + offset).astype(np.float32), grid, method="self")
+    restored = unprojected = volume.with_array((combined * scale + offset).astype(np.float32), grid, method="self",
+                                               slice_profile=profile)
     if data_consistency:
         progress.update(0.97, "data consistency")
         restored = project_onto_scan(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency,
@@ -203,12 +204,13 @@ def auto_preferences() -> dict:
 
 
 def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = "auto", with_uncertainty: bool = False,
-         data_consistency: str | None = OWN_PROFILE):
+         data_consistency: str | None = OWN_PROFILE, profile: str | None = None):
     """The learned method that the benchmark on held-out heads ranks first among those that apply to this input
     (a `cnn` model must cover it; `self` needs a thick-slice axis), else Lanczos. Without shipped evidence: a
     covering `cnn`, else `self`, else Lanczos. A scan masked on its own grid (methods/unmeasured.py) is ranked by the
     benchmark's skull-stripped case where the evidence has one. The choice, why, and the figure behind it are kept in
-    the output's metadata (``auto_choice``)."""
+    the output's metadata (``auto_choice``). ``profile``: the scan's slice profile, for the methods that learn from
+    the scan (`self`, `adapt`); a pretrained `cnn` assumes its model's and is passed over for a scan of another."""
     from .learned_sr import apply_model, covering_entry
 
     evidence = auto_preferences()
@@ -229,6 +231,9 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
             except MedSRError as error:
                 passed.append(f"cnn: {error}")
                 continue
+            if profile and profile != entry["sr"]["profile"]:
+                passed.append(f"cnn: model {entry['name']} assumes a {entry['sr']['profile']} slice profile, the scan a {profile} one")
+                continue
             progress.update(0.0, f"auto: pretrained model {entry['name']} {entry['version']}")
             result = apply_model(volume, grid, entry, progress, device, with_uncertainty, data_consistency)
             return _noted(result, f"cnn (model {entry['name']} {entry['version']}; {why})", with_uncertainty)
@@ -248,7 +253,7 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
                          else (self_super_resolve, "self-supervised restoration of the thick-slice axis"))
             progress.update(0.0, f"auto: {what}")
             result = run(volume, grid, progress, device=device, with_uncertainty=with_uncertainty,
-                         data_consistency=data_consistency)
+                         data_consistency=data_consistency, **({"profile": profile} if profile else {}))
             return _noted(result, f"{choice['method']} ({why})", with_uncertainty)
     reasons = "; ".join(passed) or f"no learned method beat B-spline on {kind} scans of a held-out head"
     if grid.matches(volume.grid):  # a cohort's volume already on the target grid: nothing to infer, the scan itself
@@ -278,5 +283,6 @@ register(Method(
     summary="picks the learned method that the benchmark on held-out heads ranks first among those that apply "
             "(Resources/Models/auto-sr.json), else Lanczos; the choice, why and the figure are printed and stored",
     options={"uncertainty": "map of inferred detail (cnn or self)",
+             "profile": "slice profile of the scan, for self and adapt (each method's own by default)",
              "data_consistency": "projection onto the input (on by default)"},
 ))

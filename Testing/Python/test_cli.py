@@ -348,3 +348,13 @@ def test_uncertainty_needs_a_method_that_gives_one(tmp_path, capsys, crop_file):
     code, _, err = run(capsys, "sr", crop_file, tmp_path / "o.nrrd", "--scale", 2, "--method", "bspline", "--uncertainty", tmp_path / "u.nrrd")
     assert_one_line_error(code, err, "gives no uncertainty map")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_slice_profile_is_for_the_methods_that_learn_from_the_scan(tmp_path, capsys, crop_file):
+    """A pretrained network and an interpolation assume their own profile: `--slice-profile` with them is refused
+    before any work, nothing written."""
+    for method in ("cnn", "lanczos"):
+        code, _, err = run(capsys, "sr", crop_file, tmp_path / "o.nrrd", "--scale", 1, 1, 2, "--method", method,
+                           "--slice-profile", "box")
+        assert_one_line_error(code, err, "--slice-profile is for the methods that learn from the scan itself")
+        assert not (tmp_path / "o.nrrd").exists()

@@ -99,6 +99,26 @@ def test_data_consistency_is_applied_and_its_residual_reported(logic, t1_oblique
     assert after <= sigma + 1e-3 * before and after < before
 
 
+def test_the_slice_profile_reaches_the_command_as_each_method_takes_it():
+    """The panel's slice profile: `--slice-profile` for the methods that learn from the scan; the profile an
+    interpolation is projected with; refused for a pretrained network, which assumes its own."""
+    from MedSRLogicLib.logic import _capabilities, _info
+
+    from MedSRLib.methods import get
+
+    def arguments(name, **request):
+        return _capabilities(_info(get("sr", name)), Request(method=name, scale=(1.0, 1.0, 3.0), **request))
+
+    assert arguments("self", sliceProfile="box") == ["--data-consistency", "auto", "--slice-profile", "box"]
+    assert arguments("auto", sliceProfile="gaussian", dataConsistency=False)[-2:] == ["--slice-profile", "gaussian"]
+    assert arguments("lanczos", sliceProfile="gaussian") == ["--data-consistency", "gaussian"]
+    assert arguments("lanczos") == ["--data-consistency", "box"] and "--slice-profile" not in arguments("self")
+    with pytest.raises(ProcessingError, match="assumes its own slice profile"):
+        arguments("cnn", sliceProfile="box")
+    with pytest.raises(ProcessingError, match="assumes its own slice profile"):
+        arguments("lanczos", sliceProfile="box", dataConsistency=False)
+
+
 def test_spacing_that_does_not_tile_is_adjusted_and_said(logic, t1_oblique):
     result = logic.run(t1_oblique, Request(method="nearest", spacing=(0.7, 0.7, 0.7)))
     expected = _expected(t1_oblique, spacing=(0.7, 0.7, 0.7))

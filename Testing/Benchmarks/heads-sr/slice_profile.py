@@ -1,0 +1,79 @@
+"""What a wrong slice profile costs `auto` (which takes `self` for thick slices) on the held-out head.
+
+    python Testing/Benchmarks/heads-sr/slice_profile.py Testing/Benchmarks/heads-sr
+
+The held-out FreeSurfer 711-2C head placed as in the heads-sr benchmark, on the head-sized field of view of the
+file-to-file timings (file_to_file.py), acquired as thick slices with a box profile (a 2-D acquisition's
+near-rectangular slice, or slices averaged from a finer volume) or a Gaussian one (FWHM = slice thickness, the
+profile of the heads-sr benchmark and of the methods' default); then restored by `auto` with its default profile
+(Gaussian) and told the scan's (`medsr sr --slice-profile`). Gains over B-spline, inside the head and over the whole
+volume, as the heads-sr benchmark scores them. Writes slice-profile.json and slice-profile.md into the folder given.
+"""
+
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from MedSRLib.evaluation.bench_heads_sr import _image_row, placed_head
+from MedSRLib.evaluation.comparison import machine_description, run_line
+from MedSRLib.geometry.box import above_air_box
+from MedSRLib.methods import get
+from MedSRLib.progress import SILENT
+from MedSRLib.simulate import Acquisition, degrade
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from file_to_file import HEAD_FOV_VOXELS, _crop  # noqa: E402
+
+CASES = [("box", 2), ("box", 4), ("box", 6), ("gaussian", 4)]
+
+
+def head_sized_truth():
+    truth = placed_head()
+    array = truth.as_float32()
+    box = above_air_box(array / np.percentile(array, 99.5), 10)
+    centre = [(b.start + b.stop) // 2 for b in box]
+    low = [int(np.clip(c - n // 2, 0, n_all - n)) for c, n, n_all in zip(centre, HEAD_FOV_VOXELS, array.shape)]
+    return _crop(truth, low, HEAD_FOV_VOXELS)
+
+
+def main(folder: Path) -> None:
+    truth = head_sized_truth()
+    rows = []
+    for acquired, thickness in CASES:
+        low = degrade(truth, Acquisition((1, 1, thickness), acquired))
+        bspline = _image_row(truth, get("sr", "bspline").run(low, truth.grid, SILENT))
+        for told in (None, "box" if acquired == "gaussian" else acquired):
+            start = time.perf_counter()
+            result = get("sr", "auto").run(low, truth.grid, SILENT, device="cpu", **({"profile": told} if told else {}))
+            seconds = time.perf_counter() - start
+            row = _image_row(truth, result)
+            rows.append({"acquired": acquired, "thickness_mm": thickness, "told": told,
+                         "method": result.metadata.get("auto_choice", "").split(" ")[0],
+                         "profile_assumed": result.metadata.get("slice_profile"),
+                         "gain_head_db": row["psnr_head"] - bspline["psnr_head"],
+                         "gain_whole_db": row["psnr_whole"] - bspline["psnr_whole"],
+                         "ssim_head": row["ssim_head"], "ssim_head_bspline": bspline["ssim_head"], "seconds": seconds})
+            print(rows[-1], flush=True)
+    payload = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "machine": machine_description(), "device": "cpu", "grid": str(truth.grid),
+               "validated_on": "FreeSurfer 711-2C average head with skull, placed as in the heads-sr benchmark, on a "
+                               f"head-sized field of view of {HEAD_FOV_VOXELS} voxels of 1 mm; no model trained on it",
+               "rows": rows}
+    (folder / "slice-profile.json").write_text(json.dumps(payload, indent=1) + "\n")
+    lines = ["# What a wrong slice profile costs `auto` on the held-out head", "", run_line(payload), "",
+             f"Validated on: {payload['validated_on']}. Script: [slice_profile.py](slice_profile.py).", "",
+             "| acquired | thickness | `--slice-profile` | method | profile assumed | gain head (dB) | gain whole (dB) | "
+             "SSIM head (B-spline) | time (s) |", "|---|---:|---|---|---|---:|---:|---|---:|"]
+    for r in rows:
+        lines.append(f"| {r['acquired']} | 1x1x{r['thickness_mm']} mm | {r['told'] or '(default)'} | {r['method']} | "
+                     f"{r['profile_assumed']} | {r['gain_head_db']:+.2f} | {r['gain_whole_db']:+.2f} | "
+                     f"{r['ssim_head']:.4f} ({r['ssim_head_bspline']:.4f}) | {r['seconds']:.1f} |")
+    (folder / "slice-profile.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
