@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
                    help="super-resolve the input onto the model's 1 mm grid first (METHOD: a `medsr sr` method, default auto: "
                         "the method the held-out heads benchmark ranks first for this kind of scan, among those that apply, "
                         "else Lanczos) and label that grid")
+    p.add_argument("--slice-profile", choices=["box", "gaussian"],
+                   help="with --sr: the scan's slice profile, for the super-resolution methods that learn from the scan "
+                        "(as `medsr sr --slice-profile`)")
     brain = p.add_mutually_exclusive_group()
     brain.add_argument("--mask", metavar="M", help="the brain mask to label inside (voxels > 0, on the input's grid) "
                                                   "instead of extracting the brain (medsr strip) first")
@@ -49,6 +52,8 @@ def cmd_segment(args) -> int:
     from ..strip.field_of_view import warning_of
     from .console import progress_bar
 
+    if args.slice_profile and not args.sr:
+        raise MedSRError("--slice-profile is the scan's slice profile for --sr: it has no use without it")
     output = Path(args.output)
     from ..io.formats import file_stem, probability_map_path
 
@@ -71,6 +76,7 @@ def cmd_segment(args) -> int:
         with progress_bar("segment", not args.quiet) as progress:
             result = segment(volume, args.model, device=args.device, instances_of=instances_of, progress=progress,
                              backend=args.backend, intensity_model=args.intensity_model, super_resolution=args.sr,
+                             slice_profile=args.slice_profile,
                              brain_mask=brain_mask, atlas_priors=args.atlas_priors,
                              bias_correction=args.bias_correction, keep_probabilities=args.probabilities)
     except NoBrainFound as error:

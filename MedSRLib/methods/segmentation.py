@@ -82,6 +82,7 @@ def segment(
     atlas_priors: bool = True,
     bias_correction: bool = True,
     keep_probabilities: bool = False,
+    slice_profile: Optional[str] = None,
 ) -> Segmentation:
     """Label ``volume`` with catalog model ``model``.
 
@@ -128,7 +129,7 @@ def segment(
     super_resolved_by = None
     if super_resolution:
         restored, super_resolved_by = super_resolve_to_spacing(volume, entry["input"]["spacing_mm"], super_resolution, device,
-                                                               progress.sub(0.0, 0.5))
+                                                               progress.sub(0.0, 0.5), slice_profile)
         progress = progress.sub(0.5, 1.0)
         on_working_grid = on_working_grid or restored is not volume  # labels on the super-resolved grid
         volume = restored
@@ -265,16 +266,23 @@ def _brain_mask(volume: Volume, brain_mask, atlas_priors: bool, progress: Progre
     return brain.mask.array > 0, "medsr strip (atlas registration)", brain.evidence, brain.atlas_transform
 
 
-def super_resolve_to_spacing(volume: Volume, spacing, method_name: str, device: str, progress: Progress):
+def super_resolve_to_spacing(volume: Volume, spacing, method_name: str, device: str, progress: Progress,
+                             slice_profile: Optional[str] = None):
     """``volume`` super-resolved by ``method_name`` onto its grid at ``spacing`` (resampling contract), and a note
-    of what did it; the volume itself (labels then stay on its grid) when it is no coarser than that already."""
+    of what did it; the volume itself (labels then stay on its grid) when it is no coarser than that already.
+    ``slice_profile``: the scan's, for the methods that learn from the scan (`medsr sr --slice-profile`)."""
     from . import get
 
     method = get("sr", method_name)
+    if slice_profile and "profile" not in method.options:
+        raise MedSRError(f"a slice profile is for the super-resolution methods that learn from the scan itself "
+                         f"(self, adapt, auto); {method.name} assumes its own")
     target = volume.grid.with_spacing(spacing)
     if all(n_out <= n_in for n_out, n_in in zip(target.size, volume.grid.size)):
         return volume, f"none (the input is no coarser than the model's {spacing} mm)"
     options = {} if method.family == "classical" else {"device": device}
+    if slice_profile:
+        options["profile"] = slice_profile
     result = method.run(volume, target, progress, **options)
     return result, result.metadata.get("auto_choice", method.name)
 

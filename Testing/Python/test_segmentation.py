@@ -283,3 +283,21 @@ def test_models_command_lists_the_catalog_with_provenance(capsys):
     for entry in load_catalog():
         assert f"{entry['name']} {entry['version']}" in printed and entry["sha256"][:12] in printed
     assert "held_out" in printed and "trained on MNI" in printed
+
+
+def test_segment_tells_its_super_resolution_the_scans_slice_profile(tmp_path, capsys, t1_crop):
+    """`medsr segment --sr --slice-profile box` tells the super-resolution that learns from the scan its profile (a
+    wrong one can put it below B-spline: README); refused for a method that assumes its own, and without --sr."""
+    from MedSRLib import Progress
+    from MedSRLib.methods.segmentation import super_resolve_to_spacing
+
+    thick = degrade(t1_crop, Acquisition((1, 1, 4), "box"))
+    restored, by = super_resolve_to_spacing(thick, (1.0, 1.0, 1.0), "self", "cpu", Progress(), "box")
+    assert restored.metadata["slice_profile"] == "box" and by == "self" and restored.grid.size == t1_crop.grid.size
+    with pytest.raises(MedSRError, match="lanczos assumes its own"):
+        super_resolve_to_spacing(thick, (1.0, 1.0, 1.0), "lanczos", "cpu", Progress(), "box")
+    source = tmp_path / "thick.nrrd"
+    write_volume(thick, source)
+    assert main(["segment", str(source), str(tmp_path / "l.nrrd"), "--slice-profile", "box", "--quiet"]) == 2
+    assert "--slice-profile is the scan's slice profile for --sr" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thick.nrrd"]
