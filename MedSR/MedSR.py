@@ -241,10 +241,19 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         method = self._methods.get(p.method)
         self.ui.dataConsistencyCheckBox.enabled = bool(resampling and method and method.supportsDataConsistency)
         self.ui.uncertaintyCheckBox.enabled = bool(resampling and method and method.supportsUncertainty)
-        self.ui.sliceProfileComboBox.enabled = bool(resampling and _sliceProfileApplies(method, p.dataConsistency))
+        self.ui.sliceProfileComboBox.enabled = self._sliceProfileApplies()
         if self._job is None:
             self.ui.applyButton.enabled = bool(p.inputVolume)
             self.ui.applyButton.toolTip = _("Run the selected task") if p.inputVolume else _("Select an input volume")
+
+    def _sliceProfileApplies(self) -> bool:
+        """Whether the scan's slice profile means anything to the run the panel describes: a super-resolution method
+        that learns from the scan or an interpolation made consistent with it, or a segmentation that super-resolves
+        first."""
+        p = self._parameterNode
+        if p.task == Task.SEGMENTATION:
+            return bool(p.superResolveFirst)
+        return p.task in (Task.SUPER_RESOLUTION, Task.CHAIN) and _sliceProfileApplies(self._methods.get(p.method), p.dataConsistency)
 
     def _fillMethods(self) -> None:
         """The methods MedSRLib registers for the task (their summary as tooltip); empty until it can be loaded."""
@@ -312,8 +321,8 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         return Request(task=p.task.value, method=p.method, steps=steps if enhancing else (),
                        spacing=spacing, scale=scale, device=p.device.value,
                        dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap,
-                       sliceProfile=p.sliceProfile.value if resampling and p.sliceProfile != SliceProfile.OWN
-                       and _sliceProfileApplies(self._methods.get(p.method), p.dataConsistency) else None,
+                       sliceProfile=p.sliceProfile.value if p.sliceProfile != SliceProfile.OWN and self._sliceProfileApplies()
+                       else None,
                        noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None,
                        superResolveFirst=p.task == Task.SEGMENTATION and p.superResolveFirst,
                        maskedVolume=p.task == Task.BRAIN_MASK and p.maskedVolume,

@@ -179,6 +179,8 @@ class MedSRLogic:
             raise ProcessingError("'skull-stripped already' is an option of segmentation")
         if request.maskedVolume and request.task != BRAIN_MASK:
             raise ProcessingError("the masked volume is an option of the brain mask task")
+        if request.sliceProfile and request.task == SEGMENTATION and not request.superResolveFirst:
+            raise ProcessingError("a slice profile is for super-resolution: segmentation uses it when it super-resolves first")
         if request.probabilityMaps and request.task != SEGMENTATION:
             raise ProcessingError("tissue probability maps are an option of segmentation")
         if request.task == BRAIN_MASK:
@@ -288,6 +290,8 @@ class MedSRLogic:
         arguments = ["segment", "input.nrrd", "output.nrrd", "--model", method.name, "--device", _CLI_DEVICES[request.device]]
         if request.superResolveFirst:
             arguments.append("--sr")
+            if request.sliceProfile:  # the scan's, for the super-resolution that learns from it
+                arguments += ["--slice-profile", request.sliceProfile]
         if request.skullStripped:
             arguments.append("--skull-stripped")
         if request.probabilityMaps:

@@ -119,6 +119,14 @@ def test_the_slice_profile_reaches_the_command_as_each_method_takes_it():
         arguments("lanczos", sliceProfile="box", dataConsistency=False)
 
 
+def test_a_segmentation_that_super_resolves_first_is_told_the_slice_profile(logic, t1_oblique):
+    plan = logic._plan(t1_oblique, Request(task="segment", method="brain-tissue", superResolveFirst=True,
+                                           sliceProfile="box"), None)
+    assert plan.steps[0].arguments[-3:] == ["--sr", "--slice-profile", "box"]
+    with pytest.raises(ProcessingError, match="segmentation uses it when it super-resolves first"):
+        logic.run(t1_oblique, Request(task="segment", method="brain-tissue", sliceProfile="box"))
+
+
 def test_spacing_that_does_not_tile_is_adjusted_and_said(logic, t1_oblique):
     result = logic.run(t1_oblique, Request(method="nearest", spacing=(0.7, 0.7, 0.7)))
     expected = _expected(t1_oblique, spacing=(0.7, 0.7, 0.7))
