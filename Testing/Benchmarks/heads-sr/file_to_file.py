@@ -41,16 +41,21 @@ def _crop(truth, low, size):
     return truth.with_array(cropped, Grid(cropped.shape, truth.grid.spacing, tuple(origin[:3]), truth.grid.direction))
 
 
-def main(folder: Path) -> None:
+def crops_of_placed_head():
+    """The placed head on its above-air box plus 10 voxels (whole slabs of 12), and on the head-sized field of view
+    (HEAD_FOV_VOXELS, centred on that box)."""
     truth = placed_head()
     array = truth.as_float32()
     box = above_air_box(array / np.percentile(array, 99.5), 10)
     size = [(b.stop - b.start) + (-(b.stop - b.start)) % 12 for b in box]
     low = [min(b.start, n_all - n) for b, n, n_all in zip(box, size, array.shape)]
-    head = _crop(truth, low, size)
     centre = [(b.start + b.stop) // 2 for b in box]
     head_low = [int(np.clip(c - n // 2, 0, n_all - n)) for c, n, n_all in zip(centre, HEAD_FOV_VOXELS, array.shape)]
-    head_sized = _crop(truth, head_low, HEAD_FOV_VOXELS)
+    return _crop(truth, low, size), _crop(truth, head_low, HEAD_FOV_VOXELS)
+
+
+def main(folder: Path) -> None:
+    head, head_sized = crops_of_placed_head()
     folder.mkdir(parents=True, exist_ok=True)
     for name, volume in (("", head), ("_head", head_sized)):
         write_volume(degrade(volume, Acquisition((1, 1, 4), "gaussian")), folder / f"thick4{name}.nii.gz")

@@ -16,32 +16,21 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
-from MedSRLib.evaluation.bench_heads_sr import _image_row, placed_head
+from MedSRLib.evaluation.bench_heads_sr import _image_row
 from MedSRLib.evaluation.comparison import machine_description, run_line
-from MedSRLib.geometry.box import above_air_box
 from MedSRLib.methods import get
 from MedSRLib.progress import SILENT
 from MedSRLib.simulate import Acquisition, degrade
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from file_to_file import HEAD_FOV_VOXELS, _crop  # noqa: E402
+from file_to_file import HEAD_FOV_VOXELS, crops_of_placed_head  # noqa: E402
 
 CASES = [("box", 2), ("box", 4), ("box", 6), ("gaussian", 4)]
 
 
-def head_sized_truth():
-    truth = placed_head()
-    array = truth.as_float32()
-    box = above_air_box(array / np.percentile(array, 99.5), 10)
-    centre = [(b.start + b.stop) // 2 for b in box]
-    low = [int(np.clip(c - n // 2, 0, n_all - n)) for c, n, n_all in zip(centre, HEAD_FOV_VOXELS, array.shape)]
-    return _crop(truth, low, HEAD_FOV_VOXELS)
-
-
 def main(folder: Path) -> None:
-    truth = head_sized_truth()
+    truth = crops_of_placed_head()[1]
     rows = []
     for acquired, thickness in CASES:
         low = degrade(truth, Acquisition((1, 1, thickness), acquired))
