@@ -93,7 +93,7 @@ class SliceProfile(enum.Enum):
 
     @staticmethod
     def label(value) -> str:
-        return {SliceProfile.OWN: _("The method's own"), SliceProfile.BOX: _("Box (2-D acquisition)"),
+        return {SliceProfile.OWN: _("Not given (box)"), SliceProfile.BOX: _("Box (2-D acquisition)"),
                 SliceProfile.GAUSSIAN: _("Gaussian")}[value]
 
 

@@ -60,7 +60,8 @@ class Request:
     device: str = "auto"
     dataConsistency: bool = True
     uncertainty: bool = False
-    #: the scan's slice profile, "box" or "gaussian" (`medsr sr --slice-profile`); None: each method's own
+    #: the scan's slice profile, "box" or "gaussian" (`medsr sr --slice-profile`); None: not given (`self` and
+    #: `adapt` assume a box, a pretrained network its model's)
     sliceProfile: Optional[str] = None
     showResult: bool = True
     #: noise standard deviation (the volume's units) for the learned denoisers; None: estimated from the volume

@@ -35,8 +35,8 @@ def add_parser(sub) -> None:
     p.add_argument("--slice-profile", choices=["box", "gaussian"],
                    help="the scan's slice profile, for the methods that learn from the scan itself (self, adapt, and auto "
                         "when it takes one of them): box (a 2-D acquisition's near-rectangular profile, or slices "
-                        "averaged from a finer volume) or gaussian (FWHM = slice thickness); default: each method's own "
-                        "(gaussian for thick slices). A wrong one can cost several dB, down below B-spline (README)")
+                        "averaged from a finer volume; the default) or gaussian (FWHM = slice thickness). A wrong one can "
+                        "cost several dB (README)")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
                    help="run pretrained networks (cnn, gan) with torch or ONNX Runtime")
     add_device_modality_overwrite_quiet(p)
@@ -95,7 +95,7 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
     if "auto_choice" in result.metadata:
         print(f"note: auto chose {result.metadata['auto_choice']}", file=sys.stderr)
     if "slice_profile" in result.metadata:  # a wrong one costs (README): say which was assumed
-        given = "as given" if args.slice_profile else "the method's own; --slice-profile box|gaussian gives the scan's"
+        given = "as given" if args.slice_profile else "the default; --slice-profile gaussian for a Gaussian one"
         print(f"note: slice profile assumed: {result.metadata['slice_profile']} ({given})", file=sys.stderr)
     if "inference_notes" in result.metadata:
         print(f"note: {result.metadata['inference_notes']}", file=sys.stderr)

@@ -4,7 +4,9 @@ Resources/Models to ship it).
 
 Held out: FreeSurfer's 711-2C head (no SR model trained on it; both `cnn` models were trained on the 3T18yo head and
 the MNI template below k = 112), rotated 12/-10/15 degrees, shifted, on a sagittal 1 mm grid of its own (evaluation/placement.py).
-Cases: 1x1x2, 1x1x4 and 1x1x6 mm thick slices (Gaussian slice profile along the grid's k axis), 2x2x2 mm
+Cases: 1x1x2, 1x1x4 and 1x1x6 mm thick slices along the grid's k axis, each with a Gaussian slice profile (FWHM =
+thickness) and with a box one (a 2-D acquisition's near-rectangular slice, or slices averaged from a finer volume),
+which the methods are not told (they assume their default, methods/consistency.SCAN_PROFILE), 2x2x2 mm
 isotropic and 2x2x3 mm (coarse along every axis, as ITK's real KmeansTest subject; box), each brought back to the
 1 mm grid; 1x1x4 mm with Rician noise, and that again skull-stripped on its own thick-slice grid (outside the
 711-2B intracranial mask, placed with the head, set to 0: methods/unmeasured.py), scored against the 1 mm head inside
@@ -27,6 +29,7 @@ from ..errors import MedSRError
 from ..geometry import Grid
 from ..io import write_text_atomic
 from ..methods import get
+from ..methods.consistency import SCAN_PROFILE
 from ..methods.consistent_interpolation import consistent_interpolation
 from ..methods.unmeasured import MASKED_KIND
 from ..models.catalog import find_entry
@@ -41,13 +44,16 @@ from .report import refuse_existing_report
 
 #: case -> (voxel size over the truth's, slice profile, Rician noise as a share of the maximum: a real scan's noise,
 #: which the noise-free cases leave out; skull-stripped on the scan's own grid after it was acquired)
-CASES = {"thick-slice 1x1x2 mm": ((1, 1, 2), "gaussian", 0.0, False),
-         "thick-slice 1x1x4 mm": ((1, 1, 4), "gaussian", 0.0, False),
-         "thick-slice 1x1x6 mm": ((1, 1, 6), "gaussian", 0.0, False),
+CASES = {"thick-slice 1x1x2 mm, Gaussian profile": ((1, 1, 2), "gaussian", 0.0, False),
+         "thick-slice 1x1x4 mm, Gaussian profile": ((1, 1, 4), "gaussian", 0.0, False),
+         "thick-slice 1x1x6 mm, Gaussian profile": ((1, 1, 6), "gaussian", 0.0, False),
+         "thick-slice 1x1x2 mm, box profile": ((1, 1, 2), "box", 0.0, False),
+         "thick-slice 1x1x4 mm, box profile": ((1, 1, 4), "box", 0.0, False),
+         "thick-slice 1x1x6 mm, box profile": ((1, 1, 6), "box", 0.0, False),
          "isotropic 2x2x2 mm": ((2, 2, 2), "box", 0.0, False),
          "every axis coarse 2x2x3 mm": ((2, 2, 3), "box", 0.0, False),
-         "thick-slice 1x1x4 mm, Rician noise 1 %": ((1, 1, 4), "gaussian", 0.01, False),
-         "thick-slice 1x1x4 mm, Rician noise 1 %, skull-stripped": ((1, 1, 4), "gaussian", 0.01, True)}
+         "thick-slice 1x1x4 mm, Gaussian profile, Rician noise 1 %": ((1, 1, 4), "gaussian", 0.01, False),
+         "thick-slice 1x1x4 mm, Gaussian profile, Rician noise 1 %, skull-stripped": ((1, 1, 4), "gaussian", 0.01, True)}
 #: not a method of its own: the windowed sinc made consistent with the scan, the start every learned method refines
 #: and the projection every one ends with, so the rows show what each learned method adds to it
 CONSISTENT_SINC = "lanczos + data consistency"
@@ -95,8 +101,10 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
             scored = truth.with_array(ndimage.binary_erosion(brain, iterations=3).astype(np.uint8))
         if method_name == CONSISTENT_SINC:  # (through the learned methods' handling of a masked scan's outside)
             start = time.perf_counter()
-            restored = consistent_interpolation(get("sr", "lanczos").run, sampling)(low, truth.grid, SILENT)
-            results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored, seconds=time.perf_counter() - start)
+            restored = consistent_interpolation(get("sr", "lanczos").run, SCAN_PROFILE)(low, truth.grid, SILENT)
+            row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored,
+                                                                          seconds=time.perf_counter() - start)
+            row["consistency_residual_pct"] = residual_pct(restored, low, factors, sampling, stripped)
             continue
         method = get("sr", method_name)
         options = {} if method.family == "classical" else {"device": device}
@@ -116,9 +124,8 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored, seconds=seconds,
                                                                       peak_memory_mb=memory.peak_mb,
                                                                       process_peak_memory_mb=memory.process_peak_mb)
-        if "consistency_residual_after" in restored.metadata:  # RMS of degrade(result) - input, % of the input's range
-            span = float(low.array.max() - low.array.min()) or 1.0
-            row["consistency_residual_pct"] = 100.0 * float(restored.metadata["consistency_residual_after"]) / span
+        if "consistency_residual_after" in restored.metadata:  # projected: how far from the scan, as truly acquired
+            row["consistency_residual_pct"] = residual_pct(restored, low, factors, sampling, stripped)
         if uncertainty is None and method_name == "cnn":  # its map is made in a second run, not timed (the time is the restoration alone)
             restored, uncertainty = method.run(low, truth.grid, SILENT, with_uncertainty=True, **options)
         if uncertainty is not None:
@@ -143,6 +150,17 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     write_text_atomic(output / "heads-sr.md", _markdown(payload))
     progress.update(1.0, "done")
     return payload
+
+
+def residual_pct(restored: Volume, low: Volume, factors, sampling: str, stripped: bool) -> float:
+    """RMS of ``restored`` acquired again as the scan truly was (its own slice profile ``sampling``, whichever the
+    method assumed) minus the scan, in % of the scan's range; for a scan skull-stripped on its own grid, over the
+    voxels it kept."""
+    again = degrade(restored, Acquisition(factors, sampling)).as_float32()
+    scan = low.as_float32()
+    kept = scan != 0 if stripped else np.ones(scan.shape, bool)
+    span = float(scan.max() - scan.min()) or 1.0
+    return 100.0 * float(np.sqrt(np.mean((again - scan)[kept] ** 2))) / span
 
 
 def _image_row(truth: Volume, restored: Volume, scored: Optional[Volume] = None, **timing) -> dict:
@@ -228,17 +246,21 @@ def _markdown(payload: dict) -> str:
                 memory += f" ({r['process_peak_memory_mb']:.0f})"
             lines.append(f"| {case} | {method} | {r['psnr_whole']:.2f} | {r['gain_whole_db']:+.2f} | {r['psnr_head']:.2f} | "
                          f"{r['gain_head_db']:+.2f} | {r['ssim_head']:.4f} | {r['seconds']:.1f} | {memory} |")
-    lines += ["", f"`{CONSISTENT_SINC}` is not a method of its own: the windowed-sinc (Lanczos) interpolation that every "
-              "learned method refines, projected onto the scan as each learned result is (data consistency, down to the "
-              "scan's noise: methods/consistency.py); a learned method's gain over it is what its network adds.",
+    lines += ["", "The methods that learn from the scan (`self`, `adapt`) are not told its slice profile: they assume "
+              f"their default, a {SCAN_PROFILE} (`--slice-profile`); the pretrained `cnn` assumes its model's.",
+              "", f"`{CONSISTENT_SINC}` is not a method of its own: the windowed-sinc (Lanczos) interpolation that every "
+              "learned method refines, projected onto the scan as `self`'s and `adapt`'s results are (with their default "
+              f"profile, a {SCAN_PROFILE}; data consistency, down to the scan's noise: methods/consistency.py); a learned "
+              "method's gain over it is what its network adds.",
               "", "Peak memory: the process's resident memory above its level before the method, measured after freed "
               "memory was handed back to the system, and in brackets the benchmark process's own peak during the "
               "method (the benchmark's data included)."]
     checks = [(case, method, r) for case, row in payload["cases"].items() for method, r in row.items()
               if "consistency_residual_pct" in r or "uncertainty" in r]
     if checks:
-        lines += ["", "Data consistency (RMS of the result degraded as the input was acquired, minus the input, in % of the "
-                  "input's range) and, where the run gave one, how the uncertainty map tracks the true absolute error "
+        lines += ["", "Data consistency (RMS of the result acquired again as the input truly was, with its own slice "
+                  "profile whichever the method assumed, minus the input, in % of the input's range; of a skull-stripped "
+                  "scan over the voxels it kept) and, where the run gave one, how the uncertainty map tracks the true absolute error "
                   "inside the head (Spearman's rho; mean error of the 10 % most uncertain voxels over the rest's; the map's "
                   "mean over the true error's: 1 for a map in the error's own units, as `self`'s and `adapt`'s expected "
                   "absolute error is meant to be).", "",

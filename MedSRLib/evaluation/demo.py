@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 from ..errors import MedSRError
 from ..io import read_volume
+from ..methods.consistency import PROFILES
 from ..progress import SILENT, Progress
 from ..sample_data import sample_path
 from ..simulate import Acquisition
@@ -56,7 +57,8 @@ def run_demo(
             "files": files + ["figure.png", "metrics.md", "metrics.json"],
         }
         preamble = (
-            f"Input `{source.name}`, simulated acquisition: {acquisition.describe()} "
+            f"Input `{source.name}`, simulated acquisition: {acquisition.describe()}"
+            f"{' (its slice profile told to the methods that learn from the scan, as --slice-profile)' if acquisition.sampling in PROFILES else ''} "
             f"(low resolution {comparison.low_resolution.grid.size} voxels of "
             f"{tuple(round(s, 3) for s in comparison.low_resolution.grid.spacing)} mm), restored to "
             f"{truth.grid.size} voxels of {truth.grid.spacing} mm. PSNR data range: the truth's 0.5-99.5 percentile "

@@ -44,7 +44,7 @@ from ..errors import MedSRError
 from ..geometry import Grid
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
-from .consistency import OWN_PROFILE
+from .consistency import OWN_PROFILE, SCAN_PROFILE
 from .registry import Method, register
 from .noise import noise_of_scan
 from .unmeasured import handles_unmeasured
@@ -66,8 +66,9 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
                         steps: Optional[int] = None, profile: Optional[str] = None, seed: int = 0,
                         with_uncertainty: bool = False, data_consistency: Optional[str] = OWN_PROFILE):
     """The pretrained `cnn` that covers ``volume`` -> ``grid``, fine-tuned on the scan for ``steps`` (default: STEPS
-    for thick slices, STEPS_ISOTROPIC for isotropic scans) and applied. ``profile``: the scan's slice profile
-    (default: the model's, gaussian for thick slices, box for isotropic)."""
+    for thick slices, STEPS_ISOTROPIC for isotropic scans) and applied. ``profile``: the scan's slice profile, which
+    the pairs are acquired with and the result projected with (default: consistency.SCAN_PROFILE, a box; the
+    thick-slice model learnt Gaussian slices and is fine-tuned to the scan's)."""
     import torch
 
     from ..inference import resolve_device
@@ -79,7 +80,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     entry = covering_entry("cnn", volume, grid)
     isotropic = entry["sr"]["kind"] == "isotropic"
     steps = (STEPS_ISOTROPIC if isotropic else STEPS) if steps is None else steps
-    profile = profile or entry["sr"]["profile"]
+    profile = profile or SCAN_PROFILE
     if not 0 <= int(steps) <= 2000:
         raise MedSRError(f"adapt fine-tunes for 0-2000 steps (0: the pretrained network as it is), not {steps}")
     factors = factors_of(volume, grid)
@@ -146,6 +147,6 @@ register(Method(
             "in-plane detail; isotropic: on the scan acquired once more), then applied (data-consistent): the "
             "pretrained prior, adapted to this scan",
     options={"steps": f"fine-tuning steps ({STEPS}; isotropic {STEPS_ISOTROPIC})",
-             "profile": "slice profile of the scan (the model's: gaussian for thick slices, box for isotropic)",
+             "profile": f"slice profile of the scan ({SCAN_PROFILE} unless given)",
              "uncertainty": "map of inferred detail", "data_consistency": "projection onto the input (on by default)"},
 ))

@@ -43,6 +43,13 @@ from ..volume import Volume
 PROFILES = ("box", "gaussian")
 #: data consistency with the slice profile the method itself assumes (its training or fitting profile)
 OWN_PROFILE = "own"
+#: the slice profile the methods that learn from the scan (`self`, `adapt`) take a scan to have when it is not given
+#: (`--slice-profile`): a box, a slice that averages what it covers, as a 2-D acquisition's near-rectangular slice
+#: and slices averaged from a finer volume do. Until 2026-12-06 22:00 UTC it was a Gaussian of FWHM = slice
+#: thickness, blurrier than a box of the same thickness: on box-like scans the network learnt to undo more blur than
+#: the scan has and the projection imposed the wrong profile, below B-spline. Assuming a box never fell below B-spline on
+#: the tuning heads, whatever the scan's profile (Docs/super-resolution.md, "the default slice profile is a box").
+SCAN_PROFILE = "box"
 
 
 def _operators(fine: Volume, coarse: Volume, profile: str) -> List[Optional[np.ndarray]]:

@@ -25,7 +25,7 @@ from ..geometry import Grid, above_air_box, degrade_and_interpolate, refinement_
 from ..geometry.box import AIR_FRACTION
 from ..progress import SILENT, Progress
 from ..volume import Volume, check_finite
-from .consistency import OWN_PROFILE, project_onto_scan
+from .consistency import OWN_PROFILE, SCAN_PROFILE, project_onto_scan
 from .noise import noise_of_scan
 from .unmeasured import MASKED_KIND, UNMEASURED_KEY, handles_unmeasured
 from .uncertainty import acquisition_operator, calibrate, consistent_pair, degraded_axis_distance, inferred_detail
@@ -59,11 +59,13 @@ def _restorer(width: int = 32, depth: int = 6):
     return Restorer()
 
 
-def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str = "gaussian",
+def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str = SCAN_PROFILE,
                        steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False,
                        data_consistency: str | None = OWN_PROFILE):
     """The restored volume; with ``with_uncertainty`` also the map of its expected absolute error, in the volume's
-    units (methods/uncertainty.py: the departure from Lanczos interpolation, calibrated on in-plane pairs)."""
+    units (methods/uncertainty.py: the departure from Lanczos interpolation, calibrated on in-plane pairs).
+    ``profile``: the scan's slice profile, which the pairs are acquired with and the result projected with
+    (default: consistency.SCAN_PROFILE, a box)."""
     import torch
 
     from ..inference import resolve_device
@@ -185,7 +187,7 @@ register(Method(
     name="self", task="sr", family="learned", run=handles_unmeasured(self_super_resolve),
     summary="self-supervised: learns from the scan's own in-plane detail and restores the thick-slice axis (SMORE idea); "
             "no training data, any modality; data-consistent",
-    options={"steps": "fitting steps (300)", "profile": "slice profile of the scan (gaussian)", "uncertainty": "map of inferred detail",
+    options={"steps": "fitting steps (300)", "profile": f"slice profile of the scan ({SCAN_PROFILE} unless given)", "uncertainty": "map of inferred detail",
              "data_consistency": "projection onto the input (on by default, with the scan's slice profile)"},
 ))
 
@@ -210,7 +212,8 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
     covering `cnn`, else `self`, else Lanczos. A scan masked on its own grid (methods/unmeasured.py) is ranked by the
     benchmark's skull-stripped case where the evidence has one. The choice, why, and the figure behind it are kept in
     the output's metadata (``auto_choice``). ``profile``: the scan's slice profile, for the methods that learn from
-    the scan (`self`, `adapt`); a pretrained `cnn` assumes its model's and is passed over for a scan of another."""
+    the scan (`self`, `adapt`; default consistency.SCAN_PROFILE); a pretrained `cnn` assumes its model's and is passed
+    over for a scan given another."""
     from .learned_sr import apply_model, covering_entry
 
     evidence = auto_preferences()
@@ -283,6 +286,6 @@ register(Method(
     summary="picks the learned method that the benchmark on held-out heads ranks first among those that apply "
             "(Resources/Models/auto-sr.json), else Lanczos; the choice, why and the figure are printed and stored",
     options={"uncertainty": "map of inferred detail (cnn or self)",
-             "profile": "slice profile of the scan, for self and adapt (each method's own by default)",
+             "profile": f"slice profile of the scan, for self and adapt ({SCAN_PROFILE} unless given)",
              "data_consistency": "projection onto the input (on by default)"},
 ))

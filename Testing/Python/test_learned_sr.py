@@ -220,7 +220,8 @@ def test_out_of_memory_falls_back_to_smaller_patches_and_says_so(held_out, monke
 def test_adapt_starts_from_the_pretrained_cnn_and_fine_tunes_it_on_the_scan(held_out, thick_x4):
     low, cnn_result = thick_x4
     adapt = get("sr", "adapt")
-    unchanged = adapt.run(low, held_out.grid, device="cpu", steps=0)  # no fine-tuning: the pretrained cnn itself
+    # no fine-tuning, and the scan's profile the model's (Gaussian; adapt assumes a box when not told): the cnn itself
+    unchanged = adapt.run(low, held_out.grid, device="cpu", steps=0, profile="gaussian")
     assert np.abs(unchanged.array - cnn_result.array).max() < 1e-4 * held_out.array.max()
     adapted, uncertainty = adapt.run(low, held_out.grid, device="cpu", steps=20, with_uncertainty=True)
     assert adapted.grid == held_out.grid and uncertainty.grid == held_out.grid
