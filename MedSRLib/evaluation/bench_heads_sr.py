@@ -57,6 +57,9 @@ CASES = {"thick-slice 1x1x2 mm, Gaussian profile": ((1, 1, 2), "gaussian", 0.0, 
 #: not a method of its own: the windowed sinc made consistent with the scan, the start every learned method refines
 #: and the projection every one ends with, so the rows show what each learned method adds to it
 CONSISTENT_SINC = "lanczos + data consistency"
+#: worst-case gains inside the head (dB) this close are a tie for `auto`'s order, which the faster method wins:
+#: `self`'s figures moved by up to 0.08 dB between two runs of unchanged code (Docs/figures.md, 2026-12-05 00:56 UTC)
+TIE_DB = 0.1
 METHODS = ("bspline", CONSISTENT_SINC, "self", "cnn", "adapt")
 
 
@@ -204,22 +207,40 @@ def uncertainty_figures(uncertainty: np.ndarray, error: np.ndarray, inside: np.n
 
 
 def auto_preferences(payload: dict) -> dict:
-    """For each kind of scan, the learned methods in the order of their measured gain inside the head (those that
-    beat B-spline only), with the figure behind each place."""
+    """For each kind of scan, the learned methods in the order of their measured gain inside the head in the worst
+    case (those that beat B-spline only), with the figures behind each place; worst cases within TIE_DB of each other
+    are a tie, which the faster method (mean time over the kind's cases) wins."""
     kinds = {}
     for case, row in payload["cases"].items():
         kind = _kind(case)
         for method, r in row.items():
             if method not in ("bspline", CONSISTENT_SINC) and "gain_head_db" in r:
-                kinds.setdefault(kind, {}).setdefault(method, []).append((case, r["gain_head_db"], r["gain_whole_db"]))
+                kinds.setdefault(kind, {}).setdefault(method, []).append((case, r["gain_head_db"], r["gain_whole_db"],
+                                                                          r["seconds"]))
     preferences = {}
     for kind, methods in kinds.items():
-        ranked = sorted(methods.items(), key=lambda item: -min(g for _, g, _ in item[1]))
-        preferences[kind] = [{"method": method, "worst_gain_head_db": round(min(g for _, g, _ in cases), 2),
-                              "gains": {case: {"head_db": round(g, 2), "whole_db": round(w, 2)} for case, g, w in cases}}
-                             for method, cases in ranked if min(g for _, g, _ in cases) > 0]
+        entries = [{"method": method, "worst_gain_head_db": round(min(g for _, g, _, _ in cases), 2),
+                    "mean_seconds": round(float(np.mean([t for _, _, _, t in cases])), 1),
+                    "gains": {case: {"head_db": round(g, 2), "whole_db": round(w, 2)} for case, g, w, _ in cases}}
+                   for method, cases in methods.items() if min(g for _, g, _, _ in cases) > 0]
+        preferences[kind] = _faster_first_within_a_tie(sorted(entries, key=lambda e: -e["worst_gain_head_db"]))
     return {"source": "medsr bench --task heads-sr (Testing/Benchmarks/heads-sr)", "date": payload["date"],
-            "validated_on": payload["validated_on"], "order": preferences}
+            "validated_on": payload["validated_on"], "tie_db": TIE_DB, "order": preferences}
+
+
+def _faster_first_within_a_tie(ranked: list) -> list:
+    """``ranked`` (best worst-case gain first) with each neighbour that is within TIE_DB of the one before it and
+    faster moved ahead of it, until none is."""
+    ranked = list(ranked)
+    moved = True
+    while moved:
+        moved = False
+        for i in range(len(ranked) - 1):
+            ahead, behind = ranked[i], ranked[i + 1]
+            if (ahead["worst_gain_head_db"] - behind["worst_gain_head_db"] <= TIE_DB
+                    and behind["mean_seconds"] < ahead["mean_seconds"]):
+                ranked[i], ranked[i + 1], moved = behind, ahead, True
+    return ranked
 
 
 def _kind(case: str) -> str:

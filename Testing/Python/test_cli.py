@@ -272,7 +272,7 @@ def test_auto_picks_a_covering_model_and_self_maps_its_uncertainty(tmp_path, cap
     write_volume(degrade(truth, Acquisition((1, 1, 4), "gaussian")), thick)
     code, _, err = run(capsys, "sr", thick, tmp_path / "auto.nrrd", "--spacing", 1, 1, 1, "--quiet", "--device", "cpu")
     # the shipped evidence (Resources/Models/auto-sr.json) ranks self first for thick slices, and auto says so
-    assert code == 0 and "note: auto chose self (ranked 1 of 3 for thick-slice scans on a held-out head with skull: +" in err
+    assert code == 0 and "note: auto chose self (ranked 1 of 2 for thick-slice scans on a held-out head with skull: +" in err
     assert read_volume(tmp_path / "auto.nrrd").metadata["auto_choice"].startswith("self")
     out, spread = tmp_path / "sr.nrrd", tmp_path / "uncertainty.nrrd"
     code, _, err = run(capsys, "sr", thick, out, "--spacing", 1, 1, 1, "--method", "self", "--uncertainty", spread, "--quiet")
