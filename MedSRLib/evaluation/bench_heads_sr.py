@@ -31,7 +31,7 @@ from ..io import write_text_atomic
 from ..methods import get
 from ..methods.consistency import SCAN_PROFILE
 from ..methods.consistent_interpolation import consistent_interpolation
-from ..methods.unmeasured import MASKED_KIND
+from ..methods.unmeasured import EDGE_BAND_MM, MASKED_KIND
 from ..models.catalog import find_entry
 from ..metrics import evaluate, foreground_mask
 from ..progress import SILENT, Progress
@@ -158,10 +158,14 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
 def residual_pct(restored: Volume, low: Volume, factors, sampling: str, stripped: bool) -> float:
     """RMS of ``restored`` acquired again as the scan truly was (its own slice profile ``sampling``, whichever the
     method assumed) minus the scan, in % of the scan's range; for a scan skull-stripped on its own grid, over the
-    voxels it kept."""
+    voxels it kept farther from its mask's edge than EDGE_BAND_MM and a slice (nearer, a kept voxel's slice profile
+    reaches the band where every method's result fades to the fill value: methods/unmeasured.py)."""
     again = degrade(restored, Acquisition(factors, sampling)).as_float32()
     scan = low.as_float32()
-    kept = scan != 0 if stripped else np.ones(scan.shape, bool)
+    kept = np.ones(scan.shape, bool)
+    if stripped:
+        inside = ndimage.distance_transform_edt(scan != 0, sampling=low.grid.spacing)
+        kept = inside > EDGE_BAND_MM + max(low.grid.spacing)
     span = float(scan.max() - scan.min()) or 1.0
     return 100.0 * float(np.sqrt(np.mean((again - scan)[kept] ** 2))) / span
 
@@ -281,7 +285,8 @@ def _markdown(payload: dict) -> str:
     if checks:
         lines += ["", "Data consistency (RMS of the result acquired again as the input truly was, with its own slice "
                   "profile whichever the method assumed, minus the input, in % of the input's range; of a skull-stripped "
-                  "scan over the voxels it kept) and, where the run gave one, how the uncertainty map tracks the true absolute error "
+                  "scan over the voxels it kept farther from its mask's edge than the band where a result fades into the "
+                  f"mask ({EDGE_BAND_MM:g} mm) and one slice) and, where the run gave one, how the uncertainty map tracks the true absolute error "
                   "inside the head (Spearman's rho; mean error of the 10 % most uncertain voxels over the rest's; the map's "
                   "mean over the true error's: 1 for a map in the error's own units, as `self`'s and `adapt`'s expected "
                   "absolute error is meant to be).", "",

@@ -339,3 +339,24 @@ def test_cnn_skips_the_air_around_the_head_without_changing_the_head(held_out, m
     whole = get("sr", "cnn").run(low, truth.grid, device="cpu")
     head = truth.array > 0.02 * np.percentile(truth.array, 99.5)
     assert np.abs(boxed.array - whole.array)[head].max() < 1e-3 * float(truth.array.max())
+
+
+def test_the_benchmarks_consistency_residual_of_a_stripped_scan_leaves_out_the_band_about_its_mask(t1_crop):
+    """A result that is the truth inside the brain and 0 outside (what a perfect method gives a skull-stripped scan) is
+    consistent with the scan everywhere but where a kept voxel's slice profile reaches past the mask: the heads-sr
+    benchmark's residual, over the kept voxels farther from the mask's edge than the fade band and a slice, is ~0;
+    over every kept voxel it is not."""
+    from MedSRLib.evaluation.bench_heads_sr import residual_pct, skull_stripped
+
+    truth = t1_crop.with_array(t1_crop.as_float32())
+    ijk = np.indices(truth.grid.size).astype(float)
+    centre = (np.array(truth.grid.size, float)[:, None, None, None] - 1) / 2
+    brain = np.sqrt(np.sum((ijk - centre) ** 2, axis=0)) < 24
+    factors = (1, 1, 4)
+    low, stripped_truth = skull_stripped(degrade(truth, Acquisition(factors, "gaussian")), brain, truth, factors, "gaussian")
+    assert residual_pct(stripped_truth, low, factors, "gaussian", stripped=True) < 0.01
+    again = degrade(stripped_truth, Acquisition(factors, "gaussian")).as_float32()
+    scan = low.as_float32()
+    every_kept = 100 * np.sqrt(np.mean((again - scan)[scan != 0] ** 2)) / (scan.max() - scan.min())
+    assert every_kept > 1.0
+    assert residual_pct(truth, degrade(truth, Acquisition(factors, "gaussian")), factors, "gaussian", stripped=False) < 1e-4
