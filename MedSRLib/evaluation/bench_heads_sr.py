@@ -95,7 +95,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         factors, sampling, noise, stripped = CASES[case]
         progress.update(index / len(steps), f"{case}: {method_name}")
         truth, scored = head, None
-        low = degrade(truth, Acquisition(factors, sampling))
+        low = clean = degrade(truth, Acquisition(factors, sampling))
         if noise:  # the same noise for every method (seeded)
             low = low.with_array(add_noise(low.as_float32(), "rician", noise, np.random.default_rng(0)))
         if stripped:  # scored inside the brain, 3 voxels in from the mask's edge, where the mask on the scan's thick
@@ -108,6 +108,8 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
             row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored,
                                                                           seconds=time.perf_counter() - start)
             row["consistency_residual_pct"] = residual_pct(restored, low, factors, sampling, stripped)
+            if noise:
+                row["noise_rms_pct"] = noise_rms_pct(low, clean, stripped)
             continue
         method = get("sr", method_name)
         options = {} if method.family == "classical" else {"device": device}
@@ -129,6 +131,8 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
                                                                       process_peak_memory_mb=memory.process_peak_mb)
         if "consistency_residual_after" in restored.metadata:  # projected: how far from the scan, as truly acquired
             row["consistency_residual_pct"] = residual_pct(restored, low, factors, sampling, stripped)
+            if noise:
+                row["noise_rms_pct"] = noise_rms_pct(low, clean, stripped)
         if uncertainty is None and method_name == "cnn":  # its map is made in a second run, not timed (the time is the restoration alone)
             restored, uncertainty = method.run(low, truth.grid, SILENT, with_uncertainty=True, **options)
         if uncertainty is not None:
@@ -155,19 +159,34 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     return payload
 
 
-def residual_pct(restored: Volume, low: Volume, factors, sampling: str, stripped: bool) -> float:
-    """RMS of ``restored`` acquired again as the scan truly was (its own slice profile ``sampling``, whichever the
-    method assumed) minus the scan, in % of the scan's range; for a scan skull-stripped on its own grid, over the
+def _residual_voxels(low: Volume, stripped: bool) -> np.ndarray:
+    """Where the consistency residual is taken: every voxel of the scan; of a scan skull-stripped on its own grid, the
     voxels it kept farther from its mask's edge than EDGE_BAND_MM and a slice (nearer, a kept voxel's slice profile
     reaches the band where every method's result fades to the fill value: methods/unmeasured.py)."""
-    again = degrade(restored, Acquisition(factors, sampling)).as_float32()
     scan = low.as_float32()
-    kept = np.ones(scan.shape, bool)
-    if stripped:
-        inside = ndimage.distance_transform_edt(scan != 0, sampling=low.grid.spacing)
-        kept = inside > EDGE_BAND_MM + max(low.grid.spacing)
+    if not stripped:
+        return np.ones(scan.shape, bool)
+    return ndimage.distance_transform_edt(scan != 0, sampling=low.grid.spacing) > EDGE_BAND_MM + max(low.grid.spacing)
+
+
+def _pct_of_range(difference: np.ndarray, low: Volume, stripped: bool) -> float:
+    scan = low.as_float32()
     span = float(scan.max() - scan.min()) or 1.0
-    return 100.0 * float(np.sqrt(np.mean((again - scan)[kept] ** 2))) / span
+    return 100.0 * float(np.sqrt(np.mean(difference[_residual_voxels(low, stripped)] ** 2))) / span
+
+
+def residual_pct(restored: Volume, low: Volume, factors, sampling: str, stripped: bool) -> float:
+    """RMS of ``restored`` acquired again as the scan truly was (its own slice profile ``sampling``, whichever the
+    method assumed) minus the scan, in % of the scan's range, over :func:`_residual_voxels`."""
+    again = degrade(restored, Acquisition(factors, sampling)).as_float32()
+    return _pct_of_range(again - low.as_float32(), low, stripped)
+
+
+def noise_rms_pct(low: Volume, clean: Volume, stripped: bool) -> float:
+    """RMS of the noise the scan ``low`` carries (``low`` minus ``clean``, the scan before its noise) over the voxels
+    of the residual, in % of the scan's range: a projection that leaves the noise in the scan unfitted, as it is
+    meant to, has a residual about as large."""
+    return _pct_of_range(low.as_float32() - clean.as_float32(), low, stripped)
 
 
 def _image_row(truth: Volume, restored: Volume, scored: Optional[Volume] = None, **timing) -> dict:
@@ -290,12 +309,13 @@ def _markdown(payload: dict) -> str:
                   "inside the head (Spearman's rho; mean error of the 10 % most uncertain voxels over the rest's; the map's "
                   "mean over the true error's: 1 for a map in the error's own units, as `self`'s and `adapt`'s expected "
                   "absolute error is meant to be).", "",
-                  "| case | method | consistency residual (% of range) | uncertainty rho | top-10 % error ratio | map mean / error mean |",
-                  "|---|---|---:|---:|---:|---:|"]
+                  "| case | method | consistency residual (% of range) | the scan's noise, RMS (% of range) | uncertainty rho | top-10 % error ratio | map mean / error mean |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
         for case, method, r in checks:
             u = r.get("uncertainty", {})
             residual = f"{r['consistency_residual_pct']:.4f}" if "consistency_residual_pct" in r else ""
-            lines.append(f"| {case} | {method} | {residual} | {u.get('spearman_rho', float('nan')):.2f} | "
+            noise = f"{r['noise_rms_pct']:.2f}" if "noise_rms_pct" in r else ""
+            lines.append(f"| {case} | {method} | {residual} | {noise} | {u.get('spearman_rho', float('nan')):.2f} | "
                          f"{u.get('top10_error_ratio', float('nan')):.2f} | "
                          f"{u.get('mean_map_over_mean_error', float('nan')):.2f} |".replace("nan", ""))
     return "\n".join(lines) + "\n"
