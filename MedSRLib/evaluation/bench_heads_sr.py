@@ -90,10 +90,9 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     refuse_existing_report(output, "heads-sr", overwrite)
     head, brain = placed_head(with_brain_mask=True)
     results = {}
-    steps = [(case, method) for case in CASES for method in METHODS]
-    for index, (case, method_name) in enumerate(steps):
+    steps = len(CASES) * len(METHODS)
+    for case_index, case in enumerate(CASES):
         factors, sampling, noise, stripped = CASES[case]
-        progress.update(index / len(steps), f"{case}: {method_name}")
         truth, scored = head, None
         low = clean = degrade(truth, Acquisition(factors, sampling))
         if noise:  # the same noise for every method (seeded)
@@ -102,42 +101,16 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
             # grid and the 1 mm one agree (the truth beyond the scan's mask is not the scan's to restore)
             low, truth = skull_stripped(low, brain, head, factors, sampling)
             scored = truth.with_array(ndimage.binary_erosion(brain, iterations=3).astype(np.uint8))
-        if method_name == CONSISTENT_SINC:  # (through the learned methods' handling of a masked scan's outside)
-            start = time.perf_counter()
-            restored = consistent_interpolation(get("sr", "lanczos").run, SCAN_PROFILE)(low, truth.grid, SILENT)
-            row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored,
-                                                                          seconds=time.perf_counter() - start)
-            row["consistency_residual_pct"] = residual_pct(restored, low, factors, sampling, stripped)
-            if noise:
-                row["noise_rms_pct"] = noise_rms_pct(low, clean, stripped)
-            continue
-        method = get("sr", method_name)
-        options = {} if method.family == "classical" else {"device": device}
-        if method_name in ("self", "adapt"):  # their uncertainty map costs one B-spline interpolation more
-            options["with_uncertainty"] = True
-        try:
-            with PeakMemory() as memory:
-                start = time.perf_counter()
-                restored = method.run(low, truth.grid, SILENT, **options)
-                seconds = time.perf_counter() - start
-        except MedSRError as error:  # e.g. self on an isotropic scan
-            results.setdefault(case, {})[method_name] = {"not_applicable": str(error)}
-            continue
-        uncertainty = None
-        if isinstance(restored, tuple):
-            restored, uncertainty = restored
-        row = results.setdefault(case, {})[method_name] = _image_row(truth, restored, scored, seconds=seconds,
-                                                                      peak_memory_mb=memory.peak_mb,
-                                                                      process_peak_memory_mb=memory.process_peak_mb)
-        if "consistency_residual_after" in restored.metadata:  # projected: how far from the scan, as truly acquired
-            row["consistency_residual_pct"] = residual_pct(restored, low, factors, sampling, stripped)
-            if noise:
-                row["noise_rms_pct"] = noise_rms_pct(low, clean, stripped)
-        if uncertainty is None and method_name == "cnn":  # its map is made in a second run, not timed (the time is the restoration alone)
-            restored, uncertainty = method.run(low, truth.grid, SILENT, with_uncertainty=True, **options)
-        if uncertainty is not None:
-            row["uncertainty"] = uncertainty_figures(uncertainty.as_float32(), np.abs(restored.as_float32() - truth.as_float32()),
-                                                     np.asarray(foreground_mask(truth) if scored is None else scored.array) > 0)
+        voxels = residual_voxels(low, stripped)
+        consistency = {"noise_rms_pct": noise_rms_pct(low, clean, voxels)} if noise else {}
+        for method_index, method_name in enumerate(METHODS):
+            progress.update((case_index * len(METHODS) + method_index) / steps, f"{case}: {method_name}")
+            row = _method_row(method_name, low, truth, scored, device)
+            results.setdefault(case, {})[method_name] = row
+            if row.pop("projected", False):  # how far from the scan, as truly acquired
+                row["consistency_residual_pct"] = residual_pct(row.pop("restored"), low, factors, sampling, voxels)
+                row.update(consistency)
+            row.pop("restored", None)
     for case, row in results.items():
         base = row["bspline"]
         for method_name, r in row.items():
@@ -159,7 +132,42 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     return payload
 
 
-def _residual_voxels(low: Volume, stripped: bool) -> np.ndarray:
+def _method_row(method_name: str, low: Volume, truth: Volume, scored: Optional[Volume], device: str) -> dict:
+    """One method's figures on one case; ``restored`` and ``projected`` (whether the result is consistent with the
+    scan by construction) ride along for the caller's consistency residual."""
+    if method_name == CONSISTENT_SINC:  # (through the learned methods' handling of a masked scan's outside)
+        start = time.perf_counter()
+        restored = consistent_interpolation(get("sr", "lanczos").run, SCAN_PROFILE)(low, truth.grid, SILENT)
+        row = _image_row(truth, restored, scored, seconds=time.perf_counter() - start)
+        return {**row, "restored": restored, "projected": True}
+    method = get("sr", method_name)
+    options = {} if method.family == "classical" else {"device": device}
+    if method_name in ("self", "adapt"):  # their uncertainty map costs one B-spline interpolation more
+        options["with_uncertainty"] = True
+    try:
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            restored = method.run(low, truth.grid, SILENT, **options)
+            seconds = time.perf_counter() - start
+    except MedSRError as error:  # e.g. self on an isotropic scan
+        return {"not_applicable": str(error)}
+    uncertainty = None
+    if isinstance(restored, tuple):
+        restored, uncertainty = restored
+    row = _image_row(truth, restored, scored, seconds=seconds, peak_memory_mb=memory.peak_mb,
+                     process_peak_memory_mb=memory.process_peak_mb)
+    row.update(restored=restored, projected="consistency_residual_after" in restored.metadata)
+    if uncertainty is None and method_name == "cnn":  # its map is made in a second run, not timed (the time is the restoration alone)
+        scored_restored, uncertainty = method.run(low, truth.grid, SILENT, with_uncertainty=True, **options)
+    else:
+        scored_restored = restored
+    if uncertainty is not None:
+        row["uncertainty"] = uncertainty_figures(uncertainty.as_float32(), np.abs(scored_restored.as_float32() - truth.as_float32()),
+                                                 np.asarray(foreground_mask(truth) if scored is None else scored.array) > 0)
+    return row
+
+
+def residual_voxels(low: Volume, stripped: bool) -> np.ndarray:
     """Where the consistency residual is taken: every voxel of the scan; of a scan skull-stripped on its own grid, the
     voxels it kept farther from its mask's edge than EDGE_BAND_MM and a slice (nearer, a kept voxel's slice profile
     reaches the band where every method's result fades to the fill value: methods/unmeasured.py)."""
@@ -169,24 +177,24 @@ def _residual_voxels(low: Volume, stripped: bool) -> np.ndarray:
     return ndimage.distance_transform_edt(scan != 0, sampling=low.grid.spacing) > EDGE_BAND_MM + max(low.grid.spacing)
 
 
-def _pct_of_range(difference: np.ndarray, low: Volume, stripped: bool) -> float:
+def _pct_of_range(difference: np.ndarray, low: Volume, voxels: np.ndarray) -> float:
     scan = low.as_float32()
     span = float(scan.max() - scan.min()) or 1.0
-    return 100.0 * float(np.sqrt(np.mean(difference[_residual_voxels(low, stripped)] ** 2))) / span
+    return 100.0 * float(np.sqrt(np.mean(difference[voxels] ** 2))) / span
 
 
-def residual_pct(restored: Volume, low: Volume, factors, sampling: str, stripped: bool) -> float:
+def residual_pct(restored: Volume, low: Volume, factors, sampling: str, voxels: np.ndarray) -> float:
     """RMS of ``restored`` acquired again as the scan truly was (its own slice profile ``sampling``, whichever the
-    method assumed) minus the scan, in % of the scan's range, over :func:`_residual_voxels`."""
+    method assumed) minus the scan, in % of the scan's range, over ``voxels`` (:func:`residual_voxels`)."""
     again = degrade(restored, Acquisition(factors, sampling)).as_float32()
-    return _pct_of_range(again - low.as_float32(), low, stripped)
+    return _pct_of_range(again - low.as_float32(), low, voxels)
 
 
-def noise_rms_pct(low: Volume, clean: Volume, stripped: bool) -> float:
+def noise_rms_pct(low: Volume, clean: Volume, voxels: np.ndarray) -> float:
     """RMS of the noise the scan ``low`` carries (``low`` minus ``clean``, the scan before its noise) over the voxels
     of the residual, in % of the scan's range: a projection that leaves the noise in the scan unfitted, as it is
     meant to, has a residual about as large."""
-    return _pct_of_range(low.as_float32() - clean.as_float32(), low, stripped)
+    return _pct_of_range(low.as_float32() - clean.as_float32(), low, voxels)
 
 
 def _image_row(truth: Volume, restored: Volume, scored: Optional[Volume] = None, **timing) -> dict:
