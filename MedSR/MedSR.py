@@ -125,6 +125,9 @@ class MedSRParameterNode:
     uncertaintyMap: bool = False
     #: the scan's slice profile, for the methods that learn from the scan (and an interpolation's projection)
     sliceProfile: SliceProfile = SliceProfile.OWN
+    #: how thick the scan's slices are along its coarsest axis (mm) where not their spacing; 0: the header's, else
+    #: the spacing
+    sliceThickness: Annotated[float, WithinRange(0.0, 100.0)] = 0.0
     referenceVolume: vtkMRMLScalarVolumeNode
     #: noise standard deviation for the learned denoisers, in the volume's units; 0: estimated from the volume
     noiseSigma: Annotated[float, WithinRange(0.0, 1.0e6)] = 0.0
@@ -242,6 +245,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.dataConsistencyCheckBox.enabled = bool(resampling and method and method.supportsDataConsistency)
         self.ui.uncertaintyCheckBox.enabled = bool(resampling and method and method.supportsUncertainty)
         self.ui.sliceProfileComboBox.enabled = self._sliceProfileApplies()
+        self.ui.sliceThicknessSpinBox.enabled = self._sliceThicknessApplies()
         if self._job is None:
             self.ui.applyButton.enabled = bool(p.inputVolume)
             self.ui.applyButton.toolTip = _("Run the selected task") if p.inputVolume else _("Select an input volume")
@@ -254,6 +258,14 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if p.task == Task.SEGMENTATION:
             return bool(p.superResolveFirst)
         return p.task in (Task.SUPER_RESOLUTION, Task.CHAIN) and _sliceProfileApplies(self._methods.get(p.method), p.dataConsistency)
+
+    def _sliceThicknessApplies(self) -> bool:
+        """Whether the scan's slice thickness means anything to the run the panel describes: a super-resolution
+        method that models the acquisition (a learned one, or an interpolation made consistent with the scan)."""
+        p = self._parameterNode
+        method = self._methods.get(p.method)
+        return bool(p.task in (Task.SUPER_RESOLUTION, Task.CHAIN) and method
+                    and (method.family != "classical" or (method.supportsDataConsistency and p.dataConsistency)))
 
     def _fillMethods(self) -> None:
         """The methods MedSRLib registers for the task (their summary as tooltip); empty until it can be loaded."""
@@ -323,6 +335,7 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                        dataConsistency=resampling and p.dataConsistency, uncertainty=resampling and p.uncertaintyMap,
                        sliceProfile=p.sliceProfile.value if p.sliceProfile != SliceProfile.OWN and self._sliceProfileApplies()
                        else None,
+                       sliceThicknessMm=p.sliceThickness if p.sliceThickness > 0 and self._sliceThicknessApplies() else None,
                        noiseSigma=p.noiseSigma if enhancing and p.noiseSigma > 0 else None,
                        superResolveFirst=p.task == Task.SEGMENTATION and p.superResolveFirst,
                        maskedVolume=p.task == Task.BRAIN_MASK and p.maskedVolume,

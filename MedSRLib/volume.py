@@ -12,6 +12,9 @@ from .geometry import Grid
 
 #: what the intensities mean
 MODALITIES = {"MR": "arbitrary units", "CT": "Hounsfield units", "unknown": "unknown units"}
+#: metadata keys, one per axis ("slice_thickness_mm_k"), for how thick the scan's slices were along that axis where
+#: that is not the spacing (slice_thickness.py); they describe the grid they came with, so a new grid drops them
+SLICE_THICKNESS_PREFIX = "slice_thickness_mm_"
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,11 @@ class Volume:
         return MODALITIES[self.modality]
 
     def with_array(self, array: np.ndarray, grid: Grid | None = None, **metadata: str) -> "Volume":
-        """A new volume with the same intensity meaning; ``grid`` must be given when the array's grid changed."""
+        """A new volume with the same intensity meaning; ``grid`` must be given when the array's grid changed (the
+        slice thicknesses recorded for the old grid are then dropped, unless given again)."""
         merged = dict(self.metadata)
+        if grid is not None and grid != self.grid:
+            merged = {key: value for key, value in merged.items() if not key.startswith(SLICE_THICKNESS_PREFIX)}
         merged.update(metadata)
         return replace(self, array=array, grid=self.grid if grid is None else grid, metadata=merged)
 

@@ -63,6 +63,9 @@ class Request:
     #: the scan's slice profile, "box" or "gaussian" (`medsr sr --slice-profile`); None: not given (`self` and
     #: `adapt` assume a box, a pretrained network its model's)
     sliceProfile: Optional[str] = None
+    #: how thick the scan's slices are along its coarsest axis, mm, where not their spacing (`medsr sr
+    #: --slice-thickness`); None: the header's, else the spacing
+    sliceThicknessMm: Optional[float] = None
     showResult: bool = True
     #: noise standard deviation (the volume's units) for the learned denoisers; None: estimated from the volume
     noiseSigma: Optional[float] = None
@@ -182,6 +185,8 @@ class MedSRLogic:
             raise ProcessingError("the masked volume is an option of the brain mask task")
         if request.sliceProfile and request.task == SEGMENTATION and not request.superResolveFirst:
             raise ProcessingError("a slice profile is for super-resolution: segmentation uses it when it super-resolves first")
+        if request.sliceThicknessMm is not None and request.task not in (SUPER_RESOLUTION, CHAIN):
+            raise ProcessingError("a slice thickness is for super-resolution")
         if request.probabilityMaps and request.task != SEGMENTATION:
             raise ProcessingError("tissue probability maps are an option of segmentation")
         if request.task == BRAIN_MASK:
@@ -471,6 +476,11 @@ def _capabilities(method: MethodInfo, request: Request, finer: bool = True) -> L
         if not method.supportsSliceProfile:
             raise ProcessingError(f"method {method.name!r} assumes its own slice profile; self, adapt and auto are told the scan's")
         arguments += ["--slice-profile", request.sliceProfile]
+    if request.sliceThicknessMm is not None:
+        if method.family == "classical" and not (request.dataConsistency and finer):
+            raise ProcessingError(f"method {method.name!r} does not model the scan's acquisition; a slice thickness is "
+                                  "for the learned methods and an interpolation made consistent")
+        arguments += ["--slice-thickness", f"{request.sliceThicknessMm:g}"]
     if request.uncertainty:
         if not method.supportsUncertainty:
             raise ProcessingError(f"method {method.name!r} gives no uncertainty map")

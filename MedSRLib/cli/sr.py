@@ -37,6 +37,11 @@ def add_parser(sub) -> None:
                         "when it takes one of them): box (a 2-D acquisition's near-rectangular profile, or slices "
                         "averaged from a finer volume; the default) or gaussian (FWHM = slice thickness). A wrong one can "
                         "cost several dB (README)")
+    p.add_argument("--slice-thickness", type=float, metavar="MM",
+                   help="how thick the scan's slices are along its coarsest axis, where that is not their spacing: "
+                        "slices with gaps (5 mm every 6 mm) or overlapping ones (a CT's 4 mm every 2 mm). Read from the "
+                        "DICOM Slice Thickness or a NRRD's thicknesses when there; taken as the spacing otherwise. For "
+                        "the methods that model the acquisition: the learned ones and an interpolation's projection")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
                    help="run pretrained networks (cnn, gan) with torch or ONNX Runtime")
     add_device_modality_overwrite_quiet(p)
@@ -65,7 +70,7 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
     check_output_path(output, [source], args.overwrite)
     if uncertainty_path:
         check_output_path(uncertainty_path, [source, output], args.overwrite)
-    volume = read_volume(source, modality=args.modality)
+    volume = _with_thickness(read_volume(source, modality=args.modality), args, method)
     target = spacing_after(volume.grid, args.spacing, _scale(args.scale))
     if args.spacing and not all(abs(a - b) < 1e-9 for a, b in zip(target.spacing, args.spacing)):
         print(f"note: spacing adjusted to {mm(target.spacing)} mm so the voxels tile the field of view exactly", file=sys.stderr)
@@ -115,6 +120,29 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
         print(f"note: the map written is the {uncertainty.metadata.get('kind', 'uncertainty')}"
               + (f"; fitted as {calibration}" if calibration else ""), file=sys.stderr)
     print(f"{output}: {method.name}, {result.grid.size} voxels of {mm(result.grid.spacing)} mm")
+
+
+def _with_thickness(volume, args, method):
+    """``volume`` with the slice thickness given (``--slice-thickness``), and a note of the one the methods that model
+    the acquisition will use, when it is not the spacing."""
+    from ..slice_thickness import describe, slice_axis, with_slice_thickness
+
+    models_acquisition = method.family in ("learned", "dispatch") or args.data_consistency in ("box", "gaussian")
+    axis = slice_axis(volume)
+    if args.slice_thickness is not None:
+        if not models_acquisition:
+            raise MedSRError(f"--slice-thickness is for the methods that model the scan's acquisition (the learned ones, "
+                             f"or an interpolation with --data-consistency box|gaussian); {method.name} does not")
+        volume = with_slice_thickness(volume, axis, args.slice_thickness, "--slice-thickness")
+    if not models_acquisition:
+        return volume
+    if "slice_thickness_ignored" in volume.metadata:
+        print(f"note: slice thickness in the header left out: {volume.metadata['slice_thickness_ignored']}", file=sys.stderr)
+    recorded = describe(volume, axis)
+    if recorded:
+        given = "as given" if args.slice_thickness is not None else "from the file's header; --slice-thickness to change"
+        print(f"note: the scan's slices are taken as {recorded} ({given})", file=sys.stderr)
+    return volume
 
 
 def _sr_cohort(args, method) -> int:

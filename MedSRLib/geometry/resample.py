@@ -79,14 +79,15 @@ def apply_along_axis(array: np.ndarray, weights: np.ndarray, axis: int) -> np.nd
 
 
 def degrade_and_interpolate(array: np.ndarray, axis: int, factor: float, profile: str, noise_sigma: float = 0.0,
-                            rng: np.random.Generator | None = None) -> tuple:
+                            rng: np.random.Generator | None = None, thickness: float = 1.0) -> tuple:
     """Acquire ``array`` with ``factor``-times coarser voxels along ``axis`` (slice ``profile``, same field of
-    view) and interpolate back with the windowed sinc; (result, the exact factor the whole voxels allow).
+    view; the profile ``thickness`` coarse spacings wide, slice_thickness.py) and interpolate back with the windowed
+    sinc; (result, the exact factor the whole voxels allow).
     ``noise_sigma``: the noise ``array`` carries (white, its units); the acquired voxels are given as much again
     (Gaussian, from ``rng``) as the profile's averaging took away, so that they carry it as a scan's own voxels do."""
     n = array.shape[axis]
     m = max(1, int(round(n / factor)))
-    acquire, back = profile_weights(n, m, profile, 1.0), lanczos_weights(m, n)
+    acquire, back = profile_weights(n, m, profile, thickness), lanczos_weights(m, n)
     if noise_sigma <= 0:
         return apply_along_axis(array, (back @ acquire).astype(np.float32), axis), n / m
     coarse = apply_along_axis(array, acquire, axis)

@@ -15,6 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import MedSRError
+from ..slice_thickness import recorded_thickness_mm
 from ..volume import Volume
 from .convert import METADATA_PREFIX, MODALITY_KEY, sitk_from_volume
 from .formats import DICOM, format_of
@@ -137,11 +138,16 @@ def _dicom_pixels(volume: Volume):
 def _write_dicom_series(volume: Volume, folder: Path) -> None:
     folder.mkdir()
     pixels, slope, intercept = _dicom_pixels(volume)
-    image = sitk_from_volume(volume, pixels)
+    rescaled = (slope, intercept) != (1.0, 0.0)
+    # GDCM takes a rescale only from ITK's own conversion of a real-valued image (given int16 pixels and a fractional
+    # slope or intercept it refuses, "intercept == (int)intercept"): the quantised values go as float64, with the
+    # rescale and 16-bit signed storage asked for in the tags
+    image = sitk_from_volume(volume, pixels.astype(np.float64) * slope + intercept if rescaled else pixels)
     study, series = _new_uid(), _new_uid()
     modality = volume.modality if volume.modality in ("MR", "CT") else "OT"
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
+    thickness = recorded_thickness_mm(volume, 2) or volume.grid.spacing[2]  # the slices' own, when not the spacing
     for k in range(volume.grid.size[2]):
         # a one-slice 3-D image keeps the full 3-D direction, so GDCM writes exact position and orientation tags
         slice_image = image[:, :, k : k + 1]
@@ -153,10 +159,12 @@ def _write_dicom_series(volume: Volume, folder: Path) -> None:
             "0008|0018": _new_uid(),
             "0020|0013": str(k + 1),
             "0008|103e": volume.metadata.get("description", "MedSR output")[:64],
-            "0018|0050": f"{volume.grid.spacing[2]:.6f}",
+            "0018|0050": f"{thickness:.6f}",
             "0028|1052": f"{intercept:.10g}",
             "0028|1053": f"{slope:.10g}",
         }
+        if rescaled:
+            tags.update({"0028|0100": "16", "0028|0101": "16", "0028|0102": "15", "0028|0103": "1"})
         for key, value in tags.items():
             slice_image.SetMetaData(key, value)
         writer.SetFileName(str(folder / f"slice{k:05d}.dcm"))

@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import MedSRError
 from ..geometry import Grid
 from ..progress import SILENT, Progress
+from ..slice_thickness import thickness_fractions
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, SCAN_PROFILE
 from .registry import Method, register
@@ -98,7 +99,8 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     if min(data.shape) < 8:
         raise MedSRError("`adapt` needs at least 8 voxels along every axis to learn from the scan")
     noise = noise_of_scan(volume)  # pairs as noisy as the scan (methods/scan_pairs.py)
-    pairs = scan_pairs(data, factors, entry["sr"]["kind"], profile, noise_sigma=noise / scale, seed=seed)
+    pairs = scan_pairs(data, factors, entry["sr"]["kind"], profile, noise_sigma=noise / scale, seed=seed,
+                       thicknesses=thickness_fractions(volume))  # the scan's slices as thick as recorded
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     foreground = data > np.percentile(data, 50)  # patches that touch the head, not only air

@@ -2,8 +2,9 @@
 down to the scan's noise).
 
 The acquisition model is the simulator's: along each axis the input's voxels
-are slice-profile averages (``box`` or ``gaussian``) of the fine voxels, on
-grids of the same field of view. That operator is separable, A = W_i x W_j x W_k,
+are slice-profile averages (``box`` or ``gaussian``, as wide as the scan's
+slices are thick: its spacing unless recorded otherwise, slice_thickness.py)
+of the fine voxels, on grids of the same field of view. That operator is separable, A = W_i x W_j x W_k,
 so the orthogonal projection onto {x : A x = y} is x + A+(y - A x) with the
 pseudo-inverse applied axis by axis: exact, and cheap (a few matrix products).
 A result that came from a CUDA device is projected there, by the same float32
@@ -38,6 +39,7 @@ from scipy import ndimage
 from ..errors import MedSRError
 from ..geometry import apply_along_axis, profile_weights
 from ..geometry.resample import _shares_field_of_view
+from ..slice_thickness import thickness_fractions
 from ..volume import Volume
 
 PROFILES = ("box", "gaussian")
@@ -58,10 +60,11 @@ def _operators(fine: Volume, coarse: Volume, profile: str) -> List[Optional[np.n
     if not _shares_field_of_view(coarse.grid, fine.grid):
         raise MedSRError("data consistency needs the output on the input's field of view (the resampling contract grid)")
     operators = []
-    for n_fine, n_coarse in zip(fine.grid.size, coarse.grid.size):
+    widths = thickness_fractions(coarse)  # the scan's slices where they are not as thick as their spacing
+    for n_fine, n_coarse, width in zip(fine.grid.size, coarse.grid.size, widths):
         if n_coarse > n_fine:
             raise MedSRError("data consistency needs an output at least as fine as the input along every axis")
-        operators.append(None if n_coarse == n_fine else profile_weights(n_fine, n_coarse, profile, 1.0))
+        operators.append(None if n_coarse == n_fine else profile_weights(n_fine, n_coarse, profile, width))
     return operators
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import MedSRError
 from ..geometry import Grid, above_air_box, resample_to_grid
 from ..progress import SILENT, Progress
+from ..slice_thickness import thickness_fractions
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, project_onto_scan
 from .registry import Method, register
@@ -143,10 +144,11 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
         return result
     # the expected absolute error, calibrated on the scan's own pairs (as for `adapt`, methods/uncertainty.py)
     profile = pair_profile or entry["sr"]["profile"]
+    widths = thickness_fractions(volume)  # the scan's slices where not as thick as their spacing (slice_thickness.py)
     pair, = scan_pairs(data, factors, entry["sr"]["kind"], profile, first_only=True,
-                       noise_sigma=noise_sigma / scale)
+                       noise_sigma=noise_sigma / scale, thicknesses=widths)
     calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency), factors=factors,
-                                    noise_sigma=noise_sigma / scale)
+                                    noise_sigma=noise_sigma / scale, thickness=widths[thick])
     return result, inferred_detail(result, volume, grid, method, calibration, unprojected)
 
 

@@ -24,6 +24,7 @@ from ..errors import MedSRError
 from ..geometry import Grid, above_air_box, degrade_and_interpolate, refinement_kind, resample_to_grid
 from ..geometry.box import AIR_FRACTION
 from ..progress import SILENT, Progress
+from ..slice_thickness import thickness_fraction
 from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, SCAN_PROFILE, project_onto_scan
 from .noise import noise_of_scan
@@ -81,6 +82,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         keep_freed_memory_for_reuse()
     thick = int(np.argmax(volume.grid.spacing))
     factor = volume.grid.spacing[thick] / grid.spacing[thick]
+    width = thickness_fraction(volume, thick)  # the slices' profile in slice spacings (slice_thickness.py)
     inplane = [a for a in range(3) if a != thick]
     scale = float(np.percentile(volume.array, 99.5)) or 1.0
     offset = float(volume.array.min()) if volume.modality == "CT" else 0.0
@@ -94,7 +96,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     # the pairs' noise from a generator of its own: which patches the fit draws does not hang on the scan's noise
     noise_rng = np.random.default_rng([seed, 1])
     for axis in inplane:  # degrade along each in-plane axis in turn; the other in-plane axis stays sharp
-        degraded, exact = degrade_and_interpolate(data, axis, factor, profile, noise / scale, noise_rng)
+        degraded, exact = degrade_and_interpolate(data, axis, factor, profile, noise / scale, noise_rng, width)
         exact_factors.append(exact)
         other = [a for a in inplane if a != axis][0]
         # 2-D slices (degraded axis first, sharp axis second), one per position along the slice axis
@@ -165,7 +167,7 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     distance = degraded_axis_distance(start.shape[1], exact_factors[0])[None, :, None]  # pairs: (slice, degraded, sharp)
     unprojected_pairs = None
     if data_consistency:  # the pairs made consistent with what they measured, as the result is with the scan
-        acquisition, _ = acquisition_operator(start.shape[1], exact_factors[0], profile)
+        acquisition, _ = acquisition_operator(start.shape[1], exact_factors[0], profile, thickness=width)
         unprojected_pairs = restored_pairs
         restored_pairs = consistent_pair(restored_pairs, pairs_y[0], [None, acquisition, None], noise / scale)
     calibration = calibrate(restored_pairs, start, pairs_y[0], scale, 1, distance, unprojected=unprojected_pairs)

@@ -121,12 +121,13 @@ class ErrorCalibration:
                 f"{correction} x {self.scale:.4g}")
 
 
-def acquisition_operator(n: int, factor: float, profile: str, start: int = 0, size: Optional[int] = None) -> tuple:
+def acquisition_operator(n: int, factor: float, profile: str, start: int = 0, size: Optional[int] = None,
+                         thickness: float = 1.0) -> tuple:
     """The acquisition of one axis of a pair (``n`` fine voxels acquired ``factor`` times coarser with ``profile``, as
     geometry.degrade_and_interpolate acquires it), seen through the window of fine voxels start..start+size: (the
     rows whose whole profile lies in the window, restricted to it; which of the window's voxels those rows measure
-    as fully as the whole acquisition does)."""
-    full = profile_weights(n, max(1, int(round(n / factor))), profile, 1.0)
+    as fully as the whole acquisition does). ``thickness``: the profile's width in coarse spacings."""
+    full = profile_weights(n, max(1, int(round(n / factor))), profile, thickness)
     size = n - start if size is None else size
     part = full[:, start:start + size]
     rows = part[part.sum(axis=1) > 1.0 - 1e-3]
@@ -189,9 +190,9 @@ def calibrate(restored: np.ndarray, start: np.ndarray, truth: np.ndarray, scale:
 
 def calibrate_network(network, pair, scale: float, profile: str, consistent: bool,
                       size: int = CALIBRATION_CUBE, factors: Optional[Sequence[float]] = None,
-                      noise_sigma: float = 0.0) -> Optional[ErrorCalibration]:
+                      noise_sigma: float = 0.0, thickness: float = 1.0) -> Optional[ErrorCalibration]:
     """The calibration of a 3-D network's map (`adapt`, `cnn`, `gan`) on a cube of one of the scan's own pairs
-    (methods/scan_pairs.py, made with ``profile``) at the head's centre: the network restores the
+    (methods/scan_pairs.py, made with ``profile``, ``thickness`` coarse spacings wide) at the head's centre: the network restores the
     cube, whose truth is known; with ``consistent``, as the scan's result is, a thick-slice cube's restoration is made
     consistent with what the pair measured (the slices whose whole profile lies in the cube), which adds the
     correction term (down to the scan's noise, ``noise_sigma`` in the pair's units, as the result is). Not an isotropic cube's: on the tuning head for `adapt` (mni305 placed; the pretrained networks
@@ -222,7 +223,7 @@ def calibrate_network(network, pair, scale: float, profile: str, consistent: boo
         return calibrate(restored, low[window], high[window], scale, axis, distance)
     unprojected, valid = None, None
     if consistent:  # the thick-slice pairs' degraded axis is last
-        rows, covered = acquisition_operator(low.shape[-1], factor, profile, starts[-1], restored.shape[-1])
+        rows, covered = acquisition_operator(low.shape[-1], factor, profile, starts[-1], restored.shape[-1], thickness)
         unprojected, restored = restored, consistent_pair(restored, high[window], [None, None, rows], noise_sigma)
         valid = np.broadcast_to(covered, restored.shape)
     degraded = low.shape[-1]

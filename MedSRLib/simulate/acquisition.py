@@ -10,7 +10,8 @@ import numpy as np
 from ..errors import MedSRError
 from ..geometry import apply_along_axis, profile_weights
 from ..progress import SILENT, Progress
-from ..volume import Volume, check_finite
+from ..slice_thickness import MAX_FRACTION
+from ..volume import SLICE_THICKNESS_PREFIX, Volume, check_finite
 from .kspace import truncate
 from .noise import add_noise
 
@@ -27,7 +28,10 @@ class Acquisition:
       ``gaussian`` (Gaussian slice profile, FWHM = slice thickness) or
       ``kspace`` (MRI: only the central frequencies are measured).
     * ``gap_mm``: gap between slices on the coarsened axes; the slice thickness
-      is the new spacing minus the gap (box and gaussian only).
+      is the new spacing minus the gap (box and gaussian only). A negative gap
+      is an overlap: a CT reconstructed at an increment below its thickness.
+      The result records the thickness (slice_thickness.py) when it is not the
+      spacing.
     * ``noise`` / ``noise_level``: see :func:`MedSRLib.simulate.noise.add_noise`.
     * ``seed``: makes the noise repeatable.
     """
@@ -42,8 +46,8 @@ class Acquisition:
     def __post_init__(self):
         if self.sampling not in SAMPLINGS:
             raise MedSRError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}")
-        if self.gap_mm < 0:
-            raise MedSRError(f"slice gap must be zero or positive, got {self.gap_mm} mm")
+        if not np.isfinite(self.gap_mm):
+            raise MedSRError(f"slice gap must be a number of mm, got {self.gap_mm}")
         if self.gap_mm and self.sampling == "kspace":
             raise MedSRError("a slice gap belongs to slice profiles (box or gaussian), not to k-space truncation")
         if self.noise is None and self.noise_level:
@@ -53,7 +57,7 @@ class Acquisition:
         f = "x".join(f"{v:g}" for v in self.factors)
         text = f"{self.sampling} x{f}"
         if self.gap_mm:
-            text += f", gap {self.gap_mm:g} mm"
+            text += f", gap {self.gap_mm:g} mm" if self.gap_mm > 0 else f", overlap {-self.gap_mm:g} mm"
         if self.noise:
             text += f", {self.noise} noise {self.noise_level:g}"
         return text
@@ -66,6 +70,7 @@ def degrade(volume: Volume, acquisition: Acquisition, progress: Progress = SILEN
     """The volume as the simulated acquisition would record it, on ``grid.coarsened(factors)``."""
     check_finite(volume)
     target = volume.grid.coarsened(acquisition.factors)
+    recorded = {}
     if acquisition.sampling == "kspace":
         progress.update(0.1, "truncating k-space")
         array = truncate(volume.array, target.size, magnitude=volume.modality != "CT")
@@ -77,17 +82,22 @@ def degrade(volume: Volume, acquisition: Acquisition, progress: Progress = SILEN
             progress.update(0.1 + 0.2 * axis, f"slice profile along axis {'ijk'[axis]}")
             thickness = _slice_thickness(target.spacing[axis], acquisition.gap_mm)
             array = apply_along_axis(array, profile_weights(n_in, n_out, acquisition.sampling, thickness), axis)
+            if acquisition.gap_mm:
+                recorded[SLICE_THICKNESS_PREFIX + "ijk"[axis]] = f"{thickness * target.spacing[axis]:.6g}"
     if acquisition.noise:
         progress.update(0.8, f"adding {acquisition.noise} noise")
         array = add_noise(array, acquisition.noise, acquisition.noise_level, np.random.default_rng(acquisition.seed))
     progress.update(1.0, "simulated")
-    return volume.with_array(np.asarray(array, dtype=np.float32), target, acquisition=acquisition.describe())
+    return volume.with_array(np.asarray(array, dtype=np.float32), target, acquisition=acquisition.describe(), **recorded)
 
 
 def _slice_thickness(spacing: float, gap_mm: float) -> float:
-    """Slice thickness as a fraction of the slice spacing."""
+    """Slice thickness as a fraction of the slice spacing (above 1 for a negative gap, an overlap)."""
     if gap_mm >= spacing:
         raise MedSRError(f"slice gap {gap_mm} mm leaves no slice: the slice spacing is {spacing:.3f} mm")
+    if (spacing - gap_mm) / spacing > MAX_FRACTION:
+        raise MedSRError(f"an overlap of {-gap_mm} mm makes slices {spacing - gap_mm:.3g} mm thick every {spacing:.3g} mm, "
+                         f"more than {MAX_FRACTION:g} slice spacings")
     return (spacing - gap_mm) / spacing
 
 

@@ -94,3 +94,17 @@ def test_unknown_format_is_refused(tmp_path, t1_crop):
     with pytest.raises(MedSRError, match="unknown format"):
         write_volume(t1_crop, tmp_path / "x.jpg")
     assert not list(Path(tmp_path).iterdir())
+
+
+@pytest.mark.parametrize("modality", ["MR", "CT"])
+def test_a_real_valued_volume_goes_to_dicom_and_back_within_half_a_quantum(tmp_path, t1_crop, modality):
+    """A super-resolved result is float32: DICOM stores it as int16 with a rescale slope and intercept, which GDCM
+    took only when ITK made the int16 itself (before, every float output to a DICOM folder failed)."""
+    values = t1_crop.as_float32() * 3.7 - 11.3  # fractional slope and intercept needed
+    volume = t1_crop.__class__(values, oblique(t1_crop).grid, modality)
+    write_volume(volume, tmp_path / "series")
+    back = read_volume(tmp_path / "series")
+    quantum = float(np.ptp(values)) / 65000.0
+    assert np.abs(back.array - values).max() <= 0.51 * quantum
+    assert back.modality == modality
+    np.testing.assert_allclose(back.grid.origin, volume.grid.origin, atol=1e-5)

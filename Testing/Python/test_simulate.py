@@ -106,7 +106,7 @@ def test_rician_noise_on_ct_is_refused():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"sampling": "cubic"}, "sampling"),
-    ({"gap_mm": -1.0}, "gap"),
+    ({"gap_mm": float("nan")}, "gap"),
     ({"noise_level": 0.1}, "noise kind"),
     ({"sampling": "kspace", "gap_mm": 1.0}, "slice profiles"),
 ])

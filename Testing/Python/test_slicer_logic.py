@@ -119,6 +119,28 @@ def test_the_slice_profile_reaches_the_command_as_each_method_takes_it():
         arguments("lanczos", sliceProfile="box", dataConsistency=False)
 
 
+def test_the_slice_thickness_reaches_the_methods_that_model_the_acquisition(logic, t1_oblique):
+    """The panel's slice thickness: `--slice-thickness` for the learned methods and an interpolation made
+    consistent, which the run then reports; refused where nothing models the acquisition."""
+    from MedSRLogicLib.logic import _capabilities, _info
+
+    from MedSRLib.methods import get
+
+    def arguments(name, **request):
+        return _capabilities(_info(get("sr", name)), Request(method=name, scale=(1.0, 1.0, 3.0), **request))
+
+    assert arguments("self", sliceThicknessMm=3.5)[-2:] == ["--slice-thickness", "3.5"]
+    assert arguments("lanczos", sliceThicknessMm=3.5) == ["--data-consistency", "box", "--slice-thickness", "3.5"]
+    with pytest.raises(ProcessingError, match="does not model the scan's acquisition"):
+        arguments("bspline", sliceThicknessMm=3.5, dataConsistency=False)
+    with pytest.raises(ProcessingError, match="slice thickness is for super-resolution"):
+        logic.run(t1_oblique, Request(task="segment", method="brain-tissue", sliceThicknessMm=3.5))
+    spacing = float(t1_oblique.GetSpacing()[2])
+    result = logic.run(t1_oblique, Request(method="lanczos", scale=(1.0, 1.0, 2.0), sliceThicknessMm=0.75 * spacing))
+    assert any(f"{0.75 * spacing:.4g} mm thick every {spacing:.4g} mm (gaps of" in note and "(as given)" in note
+               for note in result.notes), result.notes
+
+
 def test_a_segmentation_that_super_resolves_first_is_told_the_slice_profile(logic, t1_oblique):
     plan = logic._plan(t1_oblique, Request(task="segment", method="brain-tissue", superResolveFirst=True,
                                            sliceProfile="box"), None)

@@ -200,6 +200,22 @@ def test_the_panel_turns_mirroring_off_only_for_the_autoencoder(module):
     assert widget._request().mirror is True
 
 
+def test_the_panel_passes_its_slice_thickness_to_methods_that_model_the_acquisition(module):
+    widget = module.MedSRWidget()
+    p = widget._parameterNode = module.MedSRParameterNode()
+    widget._methods = {m.name: m for m in module.MedSRLogic().methods("sr")}
+    p.method, p.sliceThickness = "self", 3.5
+    assert widget._request().sliceThicknessMm == 3.5
+    p.sliceThickness = 0.0  # the header's, else the spacing: nothing asked
+    assert widget._request().sliceThicknessMm is None
+    p.method, p.sliceThickness, p.dataConsistency = "bspline", 3.5, False  # a pure interpolation models nothing
+    assert widget._request().sliceThicknessMm is None
+    p.dataConsistency = True
+    assert widget._request().sliceThicknessMm == 3.5
+    p.task = module.Task.ENHANCEMENT
+    assert widget._request().sliceThicknessMm is None
+
+
 @pytest.mark.parametrize("option", ["superResolveFirst", "probabilityMaps"])
 def test_the_panel_asks_for_segmentation_options_only_when_segmenting(module, option):
     widget = module.MedSRWidget()

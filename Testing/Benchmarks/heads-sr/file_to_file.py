@@ -41,6 +41,20 @@ def _crop(truth, low, size):
     return truth.with_array(cropped, Grid(cropped.shape, truth.grid.spacing, tuple(origin[:3]), truth.grid.direction))
 
 
+def head_sized_payload(truth, rows: list) -> dict:
+    """The report of a script run on the head-sized field of view (slice_profile.py, slice_thickness.py): when,
+    where, on what, and its ``rows``."""
+    import datetime
+
+    from MedSRLib.evaluation.comparison import machine_description
+
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_description(), "device": "cpu", "grid": str(truth.grid),
+            "validated_on": "FreeSurfer 711-2C average head with skull, placed as in the heads-sr benchmark, on a "
+                            f"head-sized field of view of {HEAD_FOV_VOXELS} voxels of 1 mm; no model trained on it",
+            "rows": rows}
+
+
 def crops_of_placed_head():
     """The placed head on its above-air box plus 10 voxels (whole slabs of 12), and on the head-sized field of view
     (HEAD_FOV_VOXELS, centred on that box)."""

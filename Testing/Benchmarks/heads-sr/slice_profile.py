@@ -10,7 +10,6 @@ restored by `auto` told each profile (`medsr sr --slice-profile box|gaussian`; n
 volume, as the heads-sr benchmark scores them. Writes slice-profile.json and slice-profile.md into the folder given.
 """
 
-import datetime
 import json
 import sys
 import time
@@ -18,13 +17,13 @@ from pathlib import Path
 
 
 from MedSRLib.evaluation.bench_heads_sr import _image_row
-from MedSRLib.evaluation.comparison import machine_description, run_line
+from MedSRLib.evaluation.comparison import run_line
 from MedSRLib.methods import get
 from MedSRLib.progress import SILENT
 from MedSRLib.simulate import Acquisition, degrade
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from file_to_file import HEAD_FOV_VOXELS, crops_of_placed_head  # noqa: E402
+from file_to_file import crops_of_placed_head, head_sized_payload  # noqa: E402
 
 CASES = [(acquired, thickness) for acquired in ("box", "gaussian") for thickness in (2, 4, 6)]
 
@@ -47,11 +46,7 @@ def main(folder: Path) -> None:
                          "gain_whole_db": row["psnr_whole"] - bspline["psnr_whole"],
                          "ssim_head": row["ssim_head"], "ssim_head_bspline": bspline["ssim_head"], "seconds": seconds})
             print(rows[-1], flush=True)
-    payload = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "machine": machine_description(), "device": "cpu", "grid": str(truth.grid),
-               "validated_on": "FreeSurfer 711-2C average head with skull, placed as in the heads-sr benchmark, on a "
-                               f"head-sized field of view of {HEAD_FOV_VOXELS} voxels of 1 mm; no model trained on it",
-               "rows": rows}
+    payload = head_sized_payload(truth, rows)
     (folder / "slice-profile.json").write_text(json.dumps(payload, indent=1) + "\n")
     lines = ["# What each assumed slice profile gives `auto` on the held-out head", "", run_line(payload), "",
              f"Validated on: {payload['validated_on']}. Script: [slice_profile.py](slice_profile.py).", "",
