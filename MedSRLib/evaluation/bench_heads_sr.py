@@ -105,12 +105,11 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
         consistency = {"noise_rms_pct": noise_rms_pct(low, clean, voxels)} if noise else {}
         for method_index, method_name in enumerate(METHODS):
             progress.update((case_index * len(METHODS) + method_index) / steps, f"{case}: {method_name}")
-            row = _method_row(method_name, low, truth, scored, device)
+            row, projected = _method_row(method_name, low, truth, scored, device)
             results.setdefault(case, {})[method_name] = row
-            if row.pop("projected", False):  # how far from the scan, as truly acquired
-                row["consistency_residual_pct"] = residual_pct(row.pop("restored"), low, factors, sampling, voxels)
+            if projected is not None:  # how far from the scan, as truly acquired
+                row["consistency_residual_pct"] = residual_pct(projected, low, factors, sampling, voxels)
                 row.update(consistency)
-            row.pop("restored", None)
     for case, row in results.items():
         base = row["bspline"]
         for method_name, r in row.items():
@@ -132,14 +131,14 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     return payload
 
 
-def _method_row(method_name: str, low: Volume, truth: Volume, scored: Optional[Volume], device: str) -> dict:
-    """One method's figures on one case; ``restored`` and ``projected`` (whether the result is consistent with the
-    scan by construction) ride along for the caller's consistency residual."""
+def _method_row(method_name: str, low: Volume, truth: Volume, scored: Optional[Volume], device: str) -> tuple:
+    """(One method's figures on one case, its result where it was projected onto the scan, else None: for the
+    caller's consistency residual.)"""
     if method_name == CONSISTENT_SINC:  # (through the learned methods' handling of a masked scan's outside)
         start = time.perf_counter()
         restored = consistent_interpolation(get("sr", "lanczos").run, SCAN_PROFILE)(low, truth.grid, SILENT)
         row = _image_row(truth, restored, scored, seconds=time.perf_counter() - start)
-        return {**row, "restored": restored, "projected": True}
+        return row, restored
     method = get("sr", method_name)
     options = {} if method.family == "classical" else {"device": device}
     if method_name in ("self", "adapt"):  # their uncertainty map costs one B-spline interpolation more
@@ -150,13 +149,12 @@ def _method_row(method_name: str, low: Volume, truth: Volume, scored: Optional[V
             restored = method.run(low, truth.grid, SILENT, **options)
             seconds = time.perf_counter() - start
     except MedSRError as error:  # e.g. self on an isotropic scan
-        return {"not_applicable": str(error)}
+        return {"not_applicable": str(error)}, None
     uncertainty = None
     if isinstance(restored, tuple):
         restored, uncertainty = restored
     row = _image_row(truth, restored, scored, seconds=seconds, peak_memory_mb=memory.peak_mb,
                      process_peak_memory_mb=memory.process_peak_mb)
-    row.update(restored=restored, projected="consistency_residual_after" in restored.metadata)
     if uncertainty is None and method_name == "cnn":  # its map is made in a second run, not timed (the time is the restoration alone)
         scored_restored, uncertainty = method.run(low, truth.grid, SILENT, with_uncertainty=True, **options)
     else:
@@ -164,7 +162,7 @@ def _method_row(method_name: str, low: Volume, truth: Volume, scored: Optional[V
     if uncertainty is not None:
         row["uncertainty"] = uncertainty_figures(uncertainty.as_float32(), np.abs(scored_restored.as_float32() - truth.as_float32()),
                                                  np.asarray(foreground_mask(truth) if scored is None else scored.array) > 0)
-    return row
+    return row, (restored if "consistency_residual_after" in restored.metadata else None)
 
 
 def residual_voxels(low: Volume, stripped: bool) -> np.ndarray:
