@@ -261,8 +261,11 @@ class MedSRWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _sliceThicknessApplies(self) -> bool:
         """Whether the scan's slice thickness means anything to the run the panel describes: a super-resolution
-        method that models the acquisition (a learned one, or an interpolation made consistent with the scan)."""
+        method that models the acquisition (a learned one, or an interpolation made consistent with the scan), or a
+        segmentation that super-resolves first."""
         p = self._parameterNode
+        if p.task == Task.SEGMENTATION:
+            return bool(p.superResolveFirst)
         method = self._methods.get(p.method)
         return bool(p.task in (Task.SUPER_RESOLUTION, Task.CHAIN) and method
                     and (method.family != "classical" or (method.supportsDataConsistency and p.dataConsistency)))

@@ -8,7 +8,7 @@ NRRD header's ``thicknesses`` field; a file MedSR wrote (`medsr degrade --gap` r
 (`medsr sr --slice-thickness`). Where none says, the slices touch: thickness = spacing, as before.
 
 Recorded in the volume's metadata as ``slice_thickness_mm_<axis>`` (volume.SLICE_THICKNESS_PREFIX), which a new grid
-drops (Volume.with_array).
+drops (Volume.with_array), as it drops the reason a header's figure was left out (``IGNORED_KEY``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ MIN_FRACTION = 0.1
 TOUCHING_MM = 1e-3
 #: DICOM Slice Thickness, as SimpleITK names the tag
 DICOM_SLICE_THICKNESS = "0018|0050"
+#: the metadata key that says why a header's thickness was left out: under the prefix, so a new grid drops it too
+IGNORED_KEY = SLICE_THICKNESS_PREFIX + "ignored"
 
 
 def recorded_thickness_mm(volume: Volume, axis: int) -> Optional[float]:

@@ -185,8 +185,9 @@ class MedSRLogic:
             raise ProcessingError("the masked volume is an option of the brain mask task")
         if request.sliceProfile and request.task == SEGMENTATION and not request.superResolveFirst:
             raise ProcessingError("a slice profile is for super-resolution: segmentation uses it when it super-resolves first")
-        if request.sliceThicknessMm is not None and request.task not in (SUPER_RESOLUTION, CHAIN):
-            raise ProcessingError("a slice thickness is for super-resolution")
+        if request.sliceThicknessMm is not None and request.task not in (SUPER_RESOLUTION, CHAIN) and not (
+                request.task == SEGMENTATION and request.superResolveFirst):
+            raise ProcessingError("a slice thickness is for super-resolution: segmentation uses it when it super-resolves first")
         if request.probabilityMaps and request.task != SEGMENTATION:
             raise ProcessingError("tissue probability maps are an option of segmentation")
         if request.task == BRAIN_MASK:
@@ -298,6 +299,8 @@ class MedSRLogic:
             arguments.append("--sr")
             if request.sliceProfile:  # the scan's, for the super-resolution that learns from it
                 arguments += ["--slice-profile", request.sliceProfile]
+            if request.sliceThicknessMm is not None:
+                arguments += ["--slice-thickness", f"{request.sliceThicknessMm:g}"]
         if request.skullStripped:
             arguments.append("--skull-stripped")
         if request.probabilityMaps:

@@ -62,14 +62,48 @@ def nodeFromVolume(volume, name: str, scene=None, nodeClass: str = "vtkMRMLScala
     return node
 
 
+#: DICOM Slice Thickness, as the DICOM database names its tags
+DICOM_SLICE_THICKNESS = "0018,0050"
+
+
 def writeVolumeNode(volumeNode, path: Path) -> Path:
-    """Write the node's voxels and geometry to ``path`` without attaching a storage node to it."""
+    """Write the node's voxels and geometry to ``path`` (NRRD) without attaching a storage node to it; a volume loaded
+    from DICOM also takes its series' Slice Thickness along, as the header's ``thicknesses`` (the file alone would
+    lose it, and MedSRLib reads it there as from any NRRD: slices thinner or thicker than their spacing)."""
     storage = slicer.vtkMRMLVolumeArchetypeStorageNode()
     storage.SetFileName(str(path))
     storage.SetUseCompression(False)  # a scratch file read once: speed over size
     if not storage.WriteData(volumeNode) or not Path(path).exists():
         raise OSError(f"could not write {volumeNode.GetName()!r} to {path}")
+    thickness = dicomSliceThicknessMm(volumeNode)
+    if thickness is not None:
+        _recordThickness(Path(path), thickness)
     return Path(path)
+
+
+def dicomSliceThicknessMm(volumeNode) -> Optional[float]:
+    """The Slice Thickness (mm) the DICOM database holds for the series the node was loaded from (its slices stack
+    along k), or None: not loaded from DICOM, no database, or no usable figure."""
+    uids = (volumeNode.GetAttribute("DICOM.instanceUIDs") or "").split()
+    database = getattr(slicer, "dicomDatabase", None)
+    if not uids or database is None:
+        return None
+    try:
+        value = float(str(database.instanceValue(uids[0], DICOM_SLICE_THICKNESS)).split("\\")[0])
+    except (ValueError, RuntimeError):
+        return None
+    return value if np.isfinite(value) and value > 0 else None
+
+
+def _recordThickness(path: Path, thicknessK: float) -> None:
+    """Add ``thicknesses: NaN NaN <thicknessK>`` to the header of the uncompressed NRRD at ``path``."""
+    data = path.read_bytes()
+    end = data.find(b"\n\n")
+    if not data.startswith(b"NRRD") or end < 0:
+        raise OSError(f"{path} is not the NRRD file expected")
+    lines = [line for line in data[:end].split(b"\n") if not line.lower().startswith(b"thicknesses:")]
+    lines.append(f"thicknesses: NaN NaN {thicknessK:.6g}".encode())
+    path.write_bytes(b"\n".join(lines) + data[end:])
 
 
 def readVolumeFile(path: Path, nodeClass: str = "vtkMRMLScalarVolumeNode"):

@@ -27,6 +27,32 @@ def add_device_modality_overwrite_quiet(p: argparse.ArgumentParser) -> None:
     add_overwrite_and_quiet(p)
 
 
+def add_slice_thickness(p: argparse.ArgumentParser, applies_to: str) -> None:
+    p.add_argument("--slice-thickness", type=float, metavar="MM",
+                   help="how thick the scan's slices are along its coarsest axis, where that is not their spacing: "
+                        "slices with gaps (5 mm every 6 mm) or overlapping ones (a CT's 4 mm every 2 mm). Read from the "
+                        f"DICOM Slice Thickness or a NRRD's thicknesses when there; taken as the spacing otherwise; "
+                        f"{applies_to}")
+
+
+def with_thickness_given(volume, thickness_mm: Optional[float]):
+    """``volume`` with its slices ``thickness_mm`` thick along the coarsest axis (``--slice-thickness``; None: as its
+    header says), and a note of the thickness the acquisition is modelled with when it is not the spacing, or of a
+    header's figure left out."""
+    from ..slice_thickness import IGNORED_KEY, describe, slice_axis, with_slice_thickness
+
+    axis = slice_axis(volume)
+    if thickness_mm is not None:
+        volume = with_slice_thickness(volume, axis, thickness_mm, "--slice-thickness")
+    elif IGNORED_KEY in volume.metadata:
+        print(f"note: slice thickness in the header left out: {volume.metadata[IGNORED_KEY]}", file=sys.stderr)
+    recorded = describe(volume, axis)
+    if recorded:
+        given = "as given" if thickness_mm is not None else "from the file's header; --slice-thickness to change"
+        print(f"note: the scan's slices are taken as {recorded} ({given})", file=sys.stderr)
+    return volume
+
+
 def device_option(method, device: str) -> dict:
     """Learned methods take the device; classical ones run where SimpleITK runs, so they take none."""
     if method.family == "classical":

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import MedSRError
-from .options import add_device_modality_overwrite_quiet
+from .options import add_device_modality_overwrite_quiet, add_slice_thickness, with_thickness_given
 
 
 def add_parser(sub) -> None:
@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--slice-profile", choices=["box", "gaussian"],
                    help="with --sr: the scan's slice profile, for the super-resolution methods that learn from the scan "
                         "(as `medsr sr --slice-profile`)")
+    add_slice_thickness(p, "with --sr (as `medsr sr --slice-thickness`)")
     brain = p.add_mutually_exclusive_group()
     brain.add_argument("--mask", metavar="M", help="the brain mask to label inside (voxels > 0, on the input's grid) "
                                                   "instead of extracting the brain (medsr strip) first")
@@ -54,6 +55,14 @@ def cmd_segment(args) -> int:
 
     if args.slice_profile and not args.sr:
         raise MedSRError("--slice-profile is the scan's slice profile for --sr: it has no use without it")
+    if args.slice_thickness is not None:
+        if not args.sr:
+            raise MedSRError("--slice-thickness is the scan's slice thickness for --sr: it has no use without it")
+        from ..methods import get
+
+        if get("sr", args.sr).family == "classical":  # segmentation's interpolation is pure: it models no acquisition
+            raise MedSRError(f"--slice-thickness is for the super-resolution methods that model the scan's "
+                             f"acquisition (the learned ones); {args.sr} does not")
     output = Path(args.output)
     from ..io.formats import file_stem, probability_map_path
 
@@ -71,6 +80,8 @@ def cmd_segment(args) -> int:
     for path in [output] + extras + list(probability_paths.values()):
         check_output_path(path, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
+    if args.sr:
+        volume = with_thickness_given(volume, args.slice_thickness)
     brain_mask = read_volume(args.mask) if args.mask else (None if args.skull_stripped else "auto")
     try:
         with progress_bar("segment", not args.quiet) as progress:

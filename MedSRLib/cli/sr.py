@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..errors import MedSRError
-from .options import add_device_modality_overwrite_quiet, device_option, mm
+from .options import add_device_modality_overwrite_quiet, add_slice_thickness, device_option, mm, with_thickness_given
 
 CONSISTENCY_CHOICES = ("auto", "off", "box", "gaussian")
 
@@ -37,11 +37,8 @@ def add_parser(sub) -> None:
                         "when it takes one of them): box (a 2-D acquisition's near-rectangular profile, or slices "
                         "averaged from a finer volume; the default) or gaussian (FWHM = slice thickness). A wrong one can "
                         "cost several dB (README)")
-    p.add_argument("--slice-thickness", type=float, metavar="MM",
-                   help="how thick the scan's slices are along its coarsest axis, where that is not their spacing: "
-                        "slices with gaps (5 mm every 6 mm) or overlapping ones (a CT's 4 mm every 2 mm). Read from the "
-                        "DICOM Slice Thickness or a NRRD's thicknesses when there; taken as the spacing otherwise. For "
-                        "the methods that model the acquisition: the learned ones and an interpolation's projection")
+    add_slice_thickness(p, "for the methods that model the acquisition: the learned ones and an interpolation's "
+                           "projection")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
                    help="run pretrained networks (cnn, gan) with torch or ONNX Runtime")
     add_device_modality_overwrite_quiet(p)
@@ -125,24 +122,11 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
 def _with_thickness(volume, args, method):
     """``volume`` with the slice thickness given (``--slice-thickness``), and a note of the one the methods that model
     the acquisition will use, when it is not the spacing."""
-    from ..slice_thickness import describe, slice_axis, with_slice_thickness
-
     models_acquisition = method.family in ("learned", "dispatch") or args.data_consistency in ("box", "gaussian")
-    axis = slice_axis(volume)
-    if args.slice_thickness is not None:
-        if not models_acquisition:
-            raise MedSRError(f"--slice-thickness is for the methods that model the scan's acquisition (the learned ones, "
-                             f"or an interpolation with --data-consistency box|gaussian); {method.name} does not")
-        volume = with_slice_thickness(volume, axis, args.slice_thickness, "--slice-thickness")
-    if not models_acquisition:
-        return volume
-    if "slice_thickness_ignored" in volume.metadata:
-        print(f"note: slice thickness in the header left out: {volume.metadata['slice_thickness_ignored']}", file=sys.stderr)
-    recorded = describe(volume, axis)
-    if recorded:
-        given = "as given" if args.slice_thickness is not None else "from the file's header; --slice-thickness to change"
-        print(f"note: the scan's slices are taken as {recorded} ({given})", file=sys.stderr)
-    return volume
+    if args.slice_thickness is not None and not models_acquisition:
+        raise MedSRError(f"--slice-thickness is for the methods that model the scan's acquisition (the learned ones, "
+                         f"or an interpolation with --data-consistency box|gaussian); {method.name} does not")
+    return with_thickness_given(volume, args.slice_thickness) if models_acquisition else volume
 
 
 def _sr_cohort(args, method) -> int:

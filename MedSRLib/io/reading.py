@@ -9,7 +9,7 @@ from typing import Optional
 import SimpleITK as sitk
 
 from ..errors import MedSRError
-from ..slice_thickness import thickness_from_header, with_slice_thickness
+from ..slice_thickness import IGNORED_KEY, thickness_from_header, with_slice_thickness
 from ..volume import Volume, check_finite
 from .convert import MODALITY_KEY, volume_from_sitk
 from .integrity import check_complete
@@ -43,13 +43,13 @@ def read_volume(path, modality: Optional[str] = None, series_uid: Optional[str] 
 
 def _with_header_thickness(volume: Volume, path: Path, tags: dict, is_dicom_series: bool) -> Volume:
     """``volume`` with the slice thicknesses its header records (slice_thickness.py); one out of range is left out
-    and said (``slice_thickness_ignored``), the slices then taken to touch."""
+    and said (slice_thickness.IGNORED_KEY), the slices then taken to touch."""
     for axis, thickness in thickness_from_header(path, tags, is_dicom_series).items():
         try:
             volume = with_slice_thickness(volume, axis, thickness, f"{path}: its header")
         except MedSRError as error:
-            volume = volume.with_array(volume.array, slice_thickness_ignored=f"{error}; the slices taken to touch "
-                                                                             "(--slice-thickness says otherwise)")
+            reason = f"{error}; the slices taken to touch (--slice-thickness says otherwise)"
+            volume = volume.with_array(volume.array, **{IGNORED_KEY: reason})
     return volume
 
 

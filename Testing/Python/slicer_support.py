@@ -3,8 +3,8 @@
 MRML is real: slicer-core's ``vtkMRMLScene``, volume, label-map and segmentation nodes, storage nodes and
 Segmentations logic. Stand-ins exist only for what slicer-core lacks (the Qt application and the
 scripted-module framework): ``qt``, ``ctk``, ``slicer.ScriptedLoadableModule``,
-``slicer.parameterNodeWrapper``, ``slicer.i18n``, ``slicer.app`` and the
-``slicer.modules.segmentations.logic`` accessor, installed at the import boundary and removed afterwards.
+``slicer.parameterNodeWrapper``, ``slicer.i18n``, ``slicer.app``, the
+``slicer.modules.segmentations.logic`` accessor and ``slicer.dicomDatabase`` (CTK's DICOM database), installed at the import boundary and removed afterwards.
 """
 
 from __future__ import annotations
@@ -65,6 +65,27 @@ def current_scene(logics: SceneLogics):
                 delattr(slicer, name)
             else:
                 setattr(slicer, name, value)
+
+
+class DicomDatabase:
+    """Stands in for the application's ``slicer.dicomDatabase`` (a ctkDICOMDatabase, Qt): ``instanceValue`` answers
+    with the tags of the instances it holds, as the database does for a series it indexed; "" for what it lacks."""
+
+    def __init__(self, instances: dict):
+        self.instances = instances
+
+    def instanceValue(self, uid: str, tag: str) -> str:
+        return self.instances.get(uid, {}).get(tag, "")
+
+
+@contextlib.contextmanager
+def dicom_database(instances: dict):
+    """``slicer.dicomDatabase`` holding ``instances`` ({SOP instance UID: {"gggg,eeee": value}}) for the block."""
+    slicer.dicomDatabase = DicomDatabase(instances)
+    try:
+        yield slicer.dicomDatabase
+    finally:
+        del slicer.dicomDatabase
 
 
 # --- the real sample data ---------------------------------------------------------------------------------------

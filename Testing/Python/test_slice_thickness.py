@@ -14,7 +14,7 @@ from MedSRLib.methods.consistent_interpolation import consistent_interpolation
 from MedSRLib.metrics import image_metrics
 from MedSRLib.progress import SILENT
 from MedSRLib.simulate import Acquisition, degrade
-from MedSRLib.slice_thickness import recorded_thickness_mm, thickness_fraction, with_slice_thickness
+from MedSRLib.slice_thickness import IGNORED_KEY, recorded_thickness_mm, thickness_fraction, with_slice_thickness
 from MedSRLib.volume import SLICE_THICKNESS_PREFIX, Volume
 
 GAPPED = Acquisition((1, 1, 5), "box", gap_mm=1.5)  # 3.5 mm slices every 5 mm, as a clinical 2-D series with gaps
@@ -72,7 +72,10 @@ def test_a_nrrd_headers_thicknesses_and_a_dicom_series_slice_thickness_are_read(
     # a header's figure out of range is left out, and the reason kept for the note `medsr sr` prints
     path.write_bytes(header.replace("NaN NaN 3.5", "NaN NaN 80").encode() + array.tobytes())
     odd = read_volume(path)
-    assert recorded_thickness_mm(odd, 2) is None and "slice spacings" in odd.metadata["slice_thickness_ignored"]
+    assert recorded_thickness_mm(odd, 2) is None and "slice spacings" in odd.metadata[IGNORED_KEY]
+    # the reason goes with the grid it was said of: an output on a new grid does not carry it on
+    finer = odd.grid.with_spacing((1.0, 1.0, 1.0))
+    assert IGNORED_KEY not in odd.with_array(np.zeros(finer.size, np.float32), finer).metadata
 
 
 def test_the_projection_models_the_recorded_thickness(t1_crop):
@@ -118,3 +121,15 @@ def test_sr_says_which_thickness_it_took_and_refuses_one_where_it_means_nothing(
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1
         assert not (tmp_path / "c.nii.gz").exists()
+
+
+def test_segment_passes_a_slice_thickness_to_its_super_resolution_and_refuses_one_without_it(tmp_path, capsys, t1_crop):
+    low = tmp_path / "gapped.nrrd"
+    write_volume(degrade(t1_crop, GAPPED), low)
+    for bad, message in (([], "no use without it"), (["--sr", "lanczos"], "model the scan's acquisition"),
+                         (["--sr", "self"], "slice spacings")):
+        assert main(["segment", str(low), str(tmp_path / "labels.nrrd"), "--slice-thickness", "40", "--quiet",
+                     *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+        assert not list(tmp_path.glob("labels*"))

@@ -133,12 +133,33 @@ def test_the_slice_thickness_reaches_the_methods_that_model_the_acquisition(logi
     assert arguments("lanczos", sliceThicknessMm=3.5) == ["--data-consistency", "box", "--slice-thickness", "3.5"]
     with pytest.raises(ProcessingError, match="does not model the scan's acquisition"):
         arguments("bspline", sliceThicknessMm=3.5, dataConsistency=False)
-    with pytest.raises(ProcessingError, match="slice thickness is for super-resolution"):
+    with pytest.raises(ProcessingError, match="segmentation uses it when it super-resolves first"):
         logic.run(t1_oblique, Request(task="segment", method="brain-tissue", sliceThicknessMm=3.5))
+    plan = logic._plan(t1_oblique, Request(task="segment", method="brain-tissue", superResolveFirst=True,
+                                           sliceThicknessMm=3.5), None)
+    assert plan.steps[0].arguments[-3:] == ["--sr", "--slice-thickness", "3.5"]
     spacing = float(t1_oblique.GetSpacing()[2])
     result = logic.run(t1_oblique, Request(method="lanczos", scale=(1.0, 1.0, 2.0), sliceThicknessMm=0.75 * spacing))
     assert any(f"{0.75 * spacing:.4g} mm thick every {spacing:.4g} mm (gaps of" in note and "(as given)" in note
                for note in result.notes), result.notes
+
+
+def test_a_volume_loaded_from_dicom_takes_its_slice_thickness_from_the_dicom_database(logic, t1_oblique):
+    """The exported file alone would lose the series' Slice Thickness: it goes along in the NRRD header, and a
+    thickness the user gives still wins."""
+    spacing = float(t1_oblique.GetSpacing()[2])
+    t1_oblique.SetAttribute("DICOM.instanceUIDs", "1.2.3.1 1.2.3.2")
+    request = Request(method="lanczos", scale=(1.0, 1.0, 2.0))
+    with support.dicom_database({"1.2.3.1": {nodes.DICOM_SLICE_THICKNESS: f"{0.75 * spacing:.6g}"}}):
+        assert nodes.dicomSliceThicknessMm(t1_oblique) == pytest.approx(0.75 * spacing)
+        notes = logic.run(t1_oblique, request).notes
+        assert any(f"{0.75 * spacing:.4g} mm thick every {spacing:.4g} mm (gaps of" in note
+                   and "from the file's header" in note for note in notes), notes
+        told = logic.run(t1_oblique, Request(method="lanczos", scale=(1.0, 1.0, 2.0), sliceThicknessMm=1.5 * spacing))
+        assert any(f"{1.5 * spacing:.4g} mm thick" in note and "(as given)" in note for note in told.notes), told.notes
+    with support.dicom_database({}):  # a series the database no longer holds: the slices touch, as before
+        assert nodes.dicomSliceThicknessMm(t1_oblique) is None
+        assert not any("mm thick every" in note for note in logic.run(t1_oblique, request).notes)
 
 
 def test_a_segmentation_that_super_resolves_first_is_told_the_slice_profile(logic, t1_oblique):

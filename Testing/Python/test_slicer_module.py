@@ -214,6 +214,10 @@ def test_the_panel_passes_its_slice_thickness_to_methods_that_model_the_acquisit
     assert widget._request().sliceThicknessMm == 3.5
     p.task = module.Task.ENHANCEMENT
     assert widget._request().sliceThicknessMm is None
+    p.task, p.method = module.Task.SEGMENTATION, "brain-tissue"  # a segmentation models it only when it super-resolves
+    assert widget._request().sliceThicknessMm is None
+    p.superResolveFirst = True
+    assert widget._request().sliceThicknessMm == 3.5
 
 
 @pytest.mark.parametrize("option", ["superResolveFirst", "probabilityMaps"])

@@ -1,8 +1,6 @@
 """`medsr view`: the trame review page, served by the real command and looked at in a real headless chromium."""
 
-import io
 import os
-import re
 import signal
 import socket
 import subprocess
