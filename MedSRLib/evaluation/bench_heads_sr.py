@@ -85,6 +85,21 @@ def skull_stripped(low: Volume, brain: np.ndarray, truth: Volume, factors, sampl
     return stripped, truth.with_array(np.where(brain, truth.as_float32(), 0).astype(np.float32))
 
 
+def case_inputs(case: str, head: Volume, brain: np.ndarray) -> tuple:
+    """(The scan of ``case``, that scan before its noise, the truth it is scored against, the voxels scored where not
+    the whole head (else None)) from the placed ``head`` and its ``brain`` mask (placed_head)."""
+    factors, sampling, noise, stripped = CASES[case]
+    truth, scored = head, None
+    low = clean = degrade(truth, Acquisition(factors, sampling))
+    if noise:  # the same noise for every method (seeded)
+        low = low.with_array(add_noise(low.as_float32(), "rician", noise, np.random.default_rng(0)))
+    if stripped:  # scored inside the brain, 3 voxels in from the mask's edge, where the mask on the scan's thick
+        # grid and the 1 mm one agree (the truth beyond the scan's mask is not the scan's to restore)
+        low, truth = skull_stripped(low, brain, head, factors, sampling)
+        scored = truth.with_array(ndimage.binary_erosion(brain, iterations=3).astype(np.uint8))
+    return low, clean, truth, scored
+
+
 def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = False, progress: Progress = SILENT) -> dict:
     output = Path(output)
     refuse_existing_report(output, "heads-sr", overwrite)
@@ -93,14 +108,7 @@ def run_heads_sr_bench(output: Path, device: str = "cpu", overwrite: bool = Fals
     steps = len(CASES) * len(METHODS)
     for case_index, case in enumerate(CASES):
         factors, sampling, noise, stripped = CASES[case]
-        truth, scored = head, None
-        low = clean = degrade(truth, Acquisition(factors, sampling))
-        if noise:  # the same noise for every method (seeded)
-            low = low.with_array(add_noise(low.as_float32(), "rician", noise, np.random.default_rng(0)))
-        if stripped:  # scored inside the brain, 3 voxels in from the mask's edge, where the mask on the scan's thick
-            # grid and the 1 mm one agree (the truth beyond the scan's mask is not the scan's to restore)
-            low, truth = skull_stripped(low, brain, head, factors, sampling)
-            scored = truth.with_array(ndimage.binary_erosion(brain, iterations=3).astype(np.uint8))
+        low, clean, truth, scored = case_inputs(case, head, brain)
         voxels = residual_voxels(low, stripped)
         consistency = {"noise_rms_pct": noise_rms_pct(low, clean, voxels)} if noise else {}
         for method_index, method_name in enumerate(METHODS):
