@@ -55,14 +55,15 @@ def cmd_segment(args) -> int:
 
     if args.slice_profile and not args.sr:
         raise MedSRError("--slice-profile is the scan's slice profile for --sr: it has no use without it")
-    if args.slice_thickness is not None:
-        if not args.sr:
-            raise MedSRError("--slice-thickness is the scan's slice thickness for --sr: it has no use without it")
-        from ..methods import get
+    if args.slice_thickness is not None and not args.sr:
+        raise MedSRError("--slice-thickness is the scan's slice thickness for --sr: it has no use without it")
+    from ..methods import get
 
-        if get("sr", args.sr).family == "classical":  # segmentation's interpolation is pure: it models no acquisition
-            raise MedSRError(f"--slice-thickness is for the super-resolution methods that model the scan's "
-                             f"acquisition (the learned ones); {args.sr} does not")
+    # segmentation's interpolation is pure: only a learned super-resolution models the scan's acquisition
+    models_acquisition = bool(args.sr) and get("sr", args.sr).family != "classical"
+    if args.slice_thickness is not None and not models_acquisition:
+        raise MedSRError(f"--slice-thickness is for the super-resolution methods that model the scan's acquisition "
+                         f"(the learned ones); {args.sr} does not")
     output = Path(args.output)
     from ..io.formats import file_stem, probability_map_path
 
@@ -80,7 +81,7 @@ def cmd_segment(args) -> int:
     for path in [output] + extras + list(probability_paths.values()):
         check_output_path(path, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
-    if args.sr:
+    if models_acquisition:
         volume = with_thickness_given(volume, args.slice_thickness)
     brain_mask = read_volume(args.mask) if args.mask else (None if args.skull_stripped else "auto")
     try:
