@@ -74,6 +74,13 @@ def with_slice_thickness(volume: Volume, axis: int, thickness_mm: float, source:
     return volume.with_array(volume.array, **{SLICE_THICKNESS_PREFIX + AXES[axis]: f"{thickness_mm:.6g}"})
 
 
+def without_recorded_thickness(volume: Volume) -> Volume:
+    """``volume`` with no slice thickness recorded (nor a header's left out): its slices taken to touch, as before
+    2026-12-07 (the benchmark's "not told")."""
+    kept = {key: value for key, value in volume.metadata.items() if not key.startswith(SLICE_THICKNESS_PREFIX)}
+    return Volume(volume.array, volume.grid, volume.modality, kept)
+
+
 def describe(volume: Volume, axis: int) -> str:
     """"5 mm thick every 6 mm (gaps of 1 mm)", or "" when nothing is recorded."""
     thickness = recorded_thickness_mm(volume, axis)

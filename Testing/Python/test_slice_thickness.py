@@ -14,8 +14,8 @@ from MedSRLib.methods.consistent_interpolation import consistent_interpolation
 from MedSRLib.metrics import image_metrics
 from MedSRLib.progress import SILENT
 from MedSRLib.simulate import Acquisition, add_noise, degrade
-from MedSRLib.slice_thickness import IGNORED_KEY, recorded_thickness_mm, thickness_fraction, with_slice_thickness
-from MedSRLib.volume import SLICE_THICKNESS_PREFIX, Volume
+from MedSRLib.slice_thickness import (IGNORED_KEY, recorded_thickness_mm, thickness_fraction, with_slice_thickness,
+                                      without_recorded_thickness)
 
 GAPPED = Acquisition((1, 1, 5), "box", gap_mm=1.5)  # 3.5 mm slices every 5 mm, as a clinical 2-D series with gaps
 
@@ -28,12 +28,6 @@ def _consistency_residual(restored, scan, acquisition) -> float:
 
 def _psnr(truth, restored) -> float:
     return image_metrics(truth.as_float32(), restored.as_float32())["whole"]["psnr"]
-
-
-def _untold(volume: Volume) -> Volume:
-    """``volume`` with no slice thickness recorded: its slices taken to touch."""
-    return Volume(volume.array, volume.grid, volume.modality,
-                  {k: v for k, v in volume.metadata.items() if not k.startswith(SLICE_THICKNESS_PREFIX)})
 
 
 def test_a_gapped_acquisition_records_its_thickness_and_a_new_grid_drops_it(t1_crop):
@@ -86,9 +80,9 @@ def test_the_projection_models_the_recorded_thickness(t1_crop):
     low = degrade(truth, GAPPED)
     interpolated = get("sr", "lanczos").run(low, truth.grid, SILENT)
     assert _consistency_residual(project(interpolated, low, "box"), low, GAPPED) < 1e-3
-    assert _consistency_residual(project(interpolated, _untold(low), "box"), low, GAPPED) > 0.1
+    assert _consistency_residual(project(interpolated, without_recorded_thickness(low), "box"), low, GAPPED) > 0.1
     run = consistent_interpolation(get("sr", "lanczos").run, "box")
-    told, untold = run(low, truth.grid, SILENT), run(_untold(low), truth.grid, SILENT)
+    told, untold = run(low, truth.grid, SILENT), run(without_recorded_thickness(low), truth.grid, SILENT)
     assert _consistency_residual(told, low, GAPPED) < 0.5 * _consistency_residual(untold, low, GAPPED)
     assert _psnr(truth, told) > _psnr(truth, untold) + 0.05
 

@@ -28,18 +28,14 @@ from MedSRLib.methods import get
 from MedSRLib.methods.consistent_interpolation import consistent_interpolation
 from MedSRLib.progress import SILENT
 from MedSRLib.simulate import Acquisition, add_noise, degrade
-from MedSRLib.volume import SLICE_THICKNESS_PREFIX, Volume
+from MedSRLib.slice_thickness import without_recorded_thickness
+from MedSRLib.volume import Volume
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from file_to_file import crops_of_placed_head, head_sized_payload  # noqa: E402
 
 #: (slice spacing, slice thickness), mm
 CASES = [(4, 3), (6, 4), (2, 4)]
-
-
-def _untold(volume: Volume) -> Volume:
-    return Volume(volume.array, volume.grid, volume.modality,
-                  {k: v for k, v in volume.metadata.items() if not k.startswith(SLICE_THICKNESS_PREFIX)})
 
 
 def _residual_pct(result: Volume, low: Volume, acquisition: Acquisition) -> float:
@@ -65,7 +61,7 @@ def main(folder: Path, noise: float = 0.0) -> None:
             low = clean.with_array(add_noise(clean.as_float32(), "rician", noise, np.random.default_rng(0)))
         bspline = _image_row(truth, get("sr", "bspline").run(low, truth.grid, SILENT))
         for told in (True, False):
-            scan = low if told else _untold(low)
+            scan = low if told else without_recorded_thickness(low)
             for method in ("auto", "lanczos + data consistency"):
                 start = time.perf_counter()
                 if method == "auto":
