@@ -7,6 +7,7 @@ the scene. It never blocks: ``poll()`` moves it on, and the caller's callbacks r
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,25 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from .process import ProcessRunner, StderrParser
+
+
+#: the `medsr` options the panel sets, and the panel's field that sets each: the child's notes and errors name the
+#: option, a user of the panel knows the field
+PANEL_FIELDS = {
+    "--slice-thickness": "Slice thickness (mm)", "--slice-profile": "Slice profile", "--data-consistency": "Data consistency",
+    "--device": "Device", "--method": "Method", "--sr": "Super-resolve first", "--spacing": "Target spacing",
+    "--scale": "Scale factor", "--steps": "Enhancement steps", "--noise-sigma": "Noise level", "--no-mirror": "Mirror ensemble",
+    "--uncertainty": "Uncertainty map", "--probabilities": "Probability maps", "--masked": "Masked volume",
+}
+_OPTION = re.compile(r"(?<![\w-])(" + "|".join(re.escape(option) for option in PANEL_FIELDS) + r")(?![\w-])")
+
+
+def inPanelTerms(text: str, inputName: Optional[str] = None) -> str:
+    """A line of the child's (a note or an error) as a user of the panel reads it: each option the panel sets named
+    by its field's label in quotes ("--slice-thickness" -> '"Slice thickness (mm)"'), and the child's scratch copy of the
+    input by the node's name."""
+    text = _OPTION.sub(lambda match: f'"{PANEL_FIELDS[match.group(1)]}"', text)
+    return text.replace("input.nrrd", repr(inputName)) if inputName else text
 
 
 class ProcessingError(RuntimeError):
@@ -154,12 +174,10 @@ class Job:
         self._process = None
         self._parser.close()
         if returncode != 0:
-            message = self._parser.error(returncode)
-            if self.inputName:  # the child names its scratch copy; the user knows the node
-                message = message.replace("input.nrrd", repr(self.inputName))
+            message = inPanelTerms(self._parser.error(returncode), self.inputName)
             raise ProcessingError(f"{step.label} failed: {message}")
         self._outputs[step.name] = self._stdout
-        self._notes.extend(self._parser.notes())
+        self._notes.extend(inPanelTerms(note, self.inputName) for note in self._parser.notes())
         if self._index + 1 < len(self._steps):
             self._startStep(self._index + 1)
             return

@@ -16,6 +16,7 @@ from slicer_support import SceneLogics, add_volume, assert_unchanged, current_sc
 from MedSRLib import Grid
 from MedSRLogicLib import MedSRLogic, ProcessingCancelled, ProcessingError, Request, segmentLabels
 from MedSRLogicLib import nodes
+from MedSRLogicLib.job import inPanelTerms
 from MedSRLogicLib.process import StderrParser, parse_progress
 
 
@@ -154,7 +155,8 @@ def test_a_volume_loaded_from_dicom_takes_its_slice_thickness_from_the_dicom_dat
         assert nodes.dicomSliceThicknessMm(t1_oblique) == pytest.approx(0.75 * spacing)
         notes = logic.run(t1_oblique, request).notes
         assert any(f"{0.75 * spacing:.4g} mm thick every {spacing:.4g} mm (gaps of" in note
-                   and "from the file's header" in note for note in notes), notes
+                   and "from the file's header; \"Slice thickness (mm)\" to change" in note for note in notes), notes
+        assert not any("--" in note for note in notes), notes  # the panel's words, not the command line's
         told = logic.run(t1_oblique, Request(method="lanczos", scale=(1.0, 1.0, 2.0), sliceThicknessMm=1.5 * spacing))
         assert any(f"{1.5 * spacing:.4g} mm thick" in note and "(as given)" in note for note in told.notes), told.notes
     with support.dicom_database({}):  # a series the database no longer holds: the slices touch, as before
@@ -412,6 +414,13 @@ def test_stderr_parser_reads_progress_across_chunks():
     crashed.feed("Traceback (most recent call last):\n  File x\nZeroDivisionError: division by zero\n")
     assert crashed.error(1) == "ZeroDivisionError: division by zero"
     assert StderrParser().error(9) == "exited with status 9"
+
+
+def test_the_childs_lines_name_the_panels_fields():
+    assert inPanelTerms("slice profile assumed: box (the default; --slice-profile gaussian for a Gaussian one)") == (
+        'slice profile assumed: box (the default; "Slice profile" gaussian for a Gaussian one)')
+    assert inPanelTerms("cannot read input.nrrd: --sr needs --slice-thickness-like --srx", "T1") == (
+        "cannot read 'T1': \"Super-resolve first\" needs --slice-thickness-like --srx")
 
 
 def test_importing_the_logic_loads_no_heavy_dependency():
