@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from file_to_file import crops_of_placed_head, head_sized_payload  # noqa: E402
 
 #: (slice spacing, slice thickness), mm
-CASES = [(4, 3), (6, 4), (2, 4)]
+CASES = [(4, 3), (6, 4), (2, 4), (2, 3)]
 
 
 def _residual_pct(result: Volume, low: Volume, acquisition: Acquisition) -> float:
