@@ -14,8 +14,8 @@ heads unmasked: 0.00-0.46; the template and its crops acquired at 1x1x2 and 1x1x
 and 1x1x4 mm box: 0.07-0.47) (/tmp script, 2026-12-06). The heads as distributed (711-2C, 3T18yo, ITK's subject) had
 their air zeroed around the head, and count as cut (22-76 % of their voxels); placed onto a grid of their own, the
 interpolation softens that edge for 711-2C (the heads-sr benchmark's placement and the tuning placement: not cut) but
-not for 3T18yo, which still counts as cut there (29-30 % of the voxels; its 1x1x2 mm box-averaged scans too), so the
-tuning figures of 3T18yo are those of a scan with an unmeasured outside (rechecked 2026-12-07).
+not for 3T18yo, which still counts as cut there (29-30 % of the voxels), and so does its box-averaged 1x1x2 mm scan
+(its 1x1x4 mm and Gaussian scans do not): the methods treat that one tuning scan as masked (rechecked 2026-12-07).
 """
 
 from __future__ import annotations
