@@ -79,6 +79,12 @@ def acquire_array(array: np.ndarray, matrices) -> np.ndarray:
     return array
 
 
+def acquire_again(result: Volume, scan: Volume, profile: str) -> np.ndarray:
+    """``result`` (on the contract grid over ``scan``'s field of view) acquired as ``scan`` was, with the slice
+    ``profile`` and the scan's slice widths: an array on ``scan``'s grid."""
+    return acquire_array(result.as_float32(), _operators(result, scan, profile))
+
+
 def _back_project(residual: np.ndarray, operators) -> np.ndarray:
     """A+ ``residual``, the pseudo-inverse applied axis by axis."""
     return acquire_array(residual, [None if w is None else np.linalg.pinv(w) for w in operators])

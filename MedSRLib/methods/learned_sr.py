@@ -135,10 +135,11 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
     unprojected = result
     if noise_sigma is None and (data_consistency or with_uncertainty):
         noise_sigma = noise_of_scan(volume)
+    projected_with = None
     if data_consistency:
         progress.update(0.95, "data consistency")
-        result = project_onto_scan(result, volume, entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency,
-                                   device=report.device, noise_sigma=noise_sigma)
+        projected_with = entry["sr"]["profile"] if data_consistency == OWN_PROFILE else data_consistency
+        result = project_onto_scan(result, volume, projected_with, device=report.device, noise_sigma=noise_sigma)
     progress.update(1.0, "done")
     if not with_uncertainty:
         return result
@@ -149,7 +150,7 @@ def apply_model(volume: Volume, grid: Grid, entry: Dict, progress: Progress = SI
                        noise_sigma=noise_sigma / scale, thicknesses=widths)
     calibration = calibrate_network(network, pair, scale, profile, consistent=bool(data_consistency), factors=factors,
                                     noise_sigma=noise_sigma / scale, thickness=widths[thick])
-    return result, inferred_detail(result, volume, grid, method, calibration, unprojected)
+    return result, inferred_detail(result, volume, grid, method, calibration, unprojected, projected_with)
 
 
 def _run(method: str):

@@ -29,7 +29,8 @@ from ..volume import Volume, check_finite
 from .consistency import OWN_PROFILE, SCAN_PROFILE, project_onto_scan
 from .noise import noise_of_scan
 from .unmeasured import MASKED_KIND, UNMEASURED_KEY, handles_unmeasured
-from .uncertainty import acquisition_operator, calibrate, consistent_pair, degraded_axis_distance, inferred_detail
+from .uncertainty import (acquired_again_and_interpolated, acquisition_operator, calibrate, consistent_pair,
+                          degraded_axis_distance, inferred_detail)
 from .registry import Method, register
 
 
@@ -153,10 +154,11 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
     combined[box] = np.mean(outputs, axis=0)
     restored = unprojected = volume.with_array((combined * scale + offset).astype(np.float32), grid, method="self",
                                                slice_profile=profile)
+    projected_with = None
     if data_consistency:
         progress.update(0.97, "data consistency")
-        restored = project_onto_scan(restored, volume, profile if data_consistency == OWN_PROFILE else data_consistency,
-                                     device=str(target), noise_sigma=noise)
+        projected_with = profile if data_consistency == OWN_PROFILE else data_consistency
+        restored = project_onto_scan(restored, volume, projected_with, device=str(target), noise_sigma=noise)
     if not with_uncertainty:
         return restored
     progress.update(0.98, "calibrating the uncertainty on in-plane pairs")
@@ -170,8 +172,10 @@ def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, 
         acquisition, _ = acquisition_operator(start.shape[1], exact_factors[0], profile, thickness=width)
         unprojected_pairs = restored_pairs
         restored_pairs = consistent_pair(restored_pairs, pairs_y[0], [None, acquisition, None], noise / scale)
+        # the departure from the pairs' restoration acquired again, as the result's is (inferred_detail)
+        start = acquired_again_and_interpolated(restored_pairs, 1, factor, profile, width)
     calibration = calibrate(restored_pairs, start, pairs_y[0], scale, 1, distance, unprojected=unprojected_pairs)
-    return restored, inferred_detail(restored, volume, grid, "self", calibration, unprojected)
+    return restored, inferred_detail(restored, volume, grid, "self", calibration, unprojected, projected_with)
 
 
 def not_applicable(volume: Volume, grid: Grid) -> str:
