@@ -90,11 +90,12 @@ class SliceProfile(enum.Enum):
     OWN = "own"
     BOX = "box"
     GAUSSIAN = "gaussian"
+    KSPACE = "kspace"
 
     @staticmethod
     def label(value) -> str:
         return {SliceProfile.OWN: _("Not given (box)"), SliceProfile.BOX: _("Box (2-D acquisition)"),
-                SliceProfile.GAUSSIAN: _("Gaussian")}[value]
+                SliceProfile.GAUSSIAN: _("Gaussian"), SliceProfile.KSPACE: _("k-space (3-D acquisition)")}[value]
 
 
 def _sliceProfileApplies(method, dataConsistency: bool) -> bool:

@@ -60,7 +60,7 @@ class Request:
     device: str = "auto"
     dataConsistency: bool = True
     uncertainty: bool = False
-    #: the scan's slice profile, "box" or "gaussian" (`medsr sr --slice-profile`); None: not given (`self` and
+    #: the scan's slice profile, "box", "gaussian" or "kspace" (`medsr sr --slice-profile`); None: not given (`self` and
     #: `adapt` assume a box, a pretrained network its model's)
     sliceProfile: Optional[str] = None
     #: how thick the scan's slices are along its coarsest axis, mm, where not their spacing (`medsr sr

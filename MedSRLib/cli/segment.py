@@ -12,6 +12,8 @@ from .options import add_device_modality_overwrite_quiet, add_slice_thickness, w
 
 
 def add_parser(sub) -> None:
+    from ..methods.consistency import PROFILES
+
     p = sub.add_parser("segment", help="label brain tissue (background, CSF, grey and white matter)")
     p.add_argument("input")
     p.add_argument("output", help="label map; a Slicer colour table (.ctbl) and label volumes (.volumes.json) are written beside it")
@@ -20,7 +22,7 @@ def add_parser(sub) -> None:
                    help="super-resolve the input onto the model's 1 mm grid first (METHOD: a `medsr sr` method, default auto: "
                         "the method the held-out heads benchmark ranks first for this kind of scan, among those that apply, "
                         "else Lanczos) and label that grid")
-    p.add_argument("--slice-profile", choices=["box", "gaussian"],
+    p.add_argument("--slice-profile", choices=PROFILES,
                    help="with --sr: the scan's slice profile, for the super-resolution methods that learn from the scan "
                         "(as `medsr sr --slice-profile`)")
     add_slice_thickness(p, "with --sr (as `medsr sr --slice-thickness`)")

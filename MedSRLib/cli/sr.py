@@ -10,11 +10,10 @@ from typing import List, Optional
 from ..errors import MedSRError
 from .options import add_device_modality_overwrite_quiet, add_slice_thickness, device_option, mm, with_thickness_given
 
-CONSISTENCY_CHOICES = ("auto", "off", "box", "gaussian")
-
 
 def add_parser(sub) -> None:
     from ..methods import methods
+    from ..methods.consistency import PROFILES
 
     p = sub.add_parser("sr", help="super-resolve onto a finer grid with the same field of view")
     p.add_argument("input", help="a volume, or a cohort: a folder of volume files or a .txt file listing one a line "
@@ -27,15 +26,16 @@ def add_parser(sub) -> None:
     p.add_argument("--uncertainty", metavar="PATH", help="also write a per-voxel map of where detail was inferred: "
                                                              "the expected absolute error, in the input's units "
                                                              "(learned methods); a folder for a cohort")
-    p.add_argument("--data-consistency", choices=CONSISTENCY_CHOICES, default="auto",
+    p.add_argument("--data-consistency", choices=("auto", "off") + PROFILES, default="auto",
                    help="project the result so that re-acquiring it with a slice profile reproduces the input, down to the "
                         "noise the input shows (exactly when it shows none); "
                         "auto (default): learned methods project with their own profile, interpolation stays pure; "
-                        "off: never; box or gaussian: always, with that profile")
-    p.add_argument("--slice-profile", choices=["box", "gaussian"],
+                        "off: never; box, gaussian or kspace: always, with that profile")
+    p.add_argument("--slice-profile", choices=PROFILES,
                    help="the scan's slice profile, for the methods that learn from the scan itself (self, adapt, and auto "
                         "when it takes one of them): box (a 2-D acquisition's near-rectangular profile, or slices "
-                        "averaged from a finer volume; the default) or gaussian (FWHM = slice thickness). A wrong one can "
+                        "averaged from a finer volume; the default), gaussian (FWHM = slice thickness) or kspace (a 3-D "
+                        "acquisition's coarsely encoded axis: its central frequencies kept). A wrong one can "
                         "cost several dB (README)")
     add_slice_thickness(p, "for the methods that model the acquisition: the learned ones and an interpolation's "
                            "projection")
@@ -60,7 +60,7 @@ def cmd_sr(args) -> int:
 def _sr_one(args, method, source, output, uncertainty_path, device: str, label: str = "") -> None:
     from ..geometry import spacing_after
     from ..io import WrittenTogether, check_output_path, read_volume
-    from ..methods.consistency import OWN_PROFILE
+    from ..methods.consistency import OWN_PROFILE, PROFILES
     from ..methods.consistent_interpolation import consistent_interpolation
     from .console import progress_bar
 
@@ -87,7 +87,7 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
     run = method.run
     if "data_consistency" in method.options:  # learned methods project themselves (on by default)
         options["data_consistency"] = {"auto": OWN_PROFILE, "off": None}.get(consistency, consistency)
-    elif consistency in ("box", "gaussian"):  # an interpolation, projected (a masked scan's outside left out)
+    elif consistency in PROFILES:  # an interpolation, projected (a masked scan's outside left out)
         run = consistent_interpolation(method.run, consistency)
     with progress_bar(f"sr {method.name}{label}", not args.quiet) as progress:
         result = run(volume, target, progress, **options)
@@ -97,7 +97,7 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
     if "auto_choice" in result.metadata:
         print(f"note: auto chose {result.metadata['auto_choice']}", file=sys.stderr)
     if "slice_profile" in result.metadata:  # a wrong one costs (README): say which was assumed
-        given = "as given" if args.slice_profile else "the default; --slice-profile gaussian for a Gaussian one"
+        given = "as given" if args.slice_profile else "the default; --slice-profile gaussian or kspace for another"
         print(f"note: slice profile assumed: {result.metadata['slice_profile']} ({given})", file=sys.stderr)
     if "inference_notes" in result.metadata:
         print(f"note: {result.metadata['inference_notes']}", file=sys.stderr)
@@ -122,10 +122,12 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
 def _with_thickness(volume, args, method):
     """``volume`` with the slice thickness given (``--slice-thickness``), and a note of the one the methods that model
     the acquisition will use, when it is not the spacing."""
-    models_acquisition = method.family in ("learned", "dispatch") or args.data_consistency in ("box", "gaussian")
+    from ..methods.consistency import PROFILES
+
+    models_acquisition = method.family in ("learned", "dispatch") or args.data_consistency in PROFILES
     if args.slice_thickness is not None and not models_acquisition:
         raise MedSRError(f"--slice-thickness is for the methods that model the scan's acquisition (the learned ones, "
-                         f"or an interpolation with --data-consistency box|gaussian); {method.name} does not")
+                         f"or an interpolation with --data-consistency {'|'.join(PROFILES)}); {method.name} does not")
     return with_thickness_given(volume, args.slice_thickness) if models_acquisition else volume
 
 

@@ -157,7 +157,7 @@ def compare_methods(
 def _timed(method: Method, low: Volume, truth: Volume, progress: Progress, device: str = "auto",
            profile: Optional[str] = None):
     options = {} if method.family == "classical" else {"device": device}
-    if "profile" in method.options and profile in PROFILES:  # (a k-space truncation has no slice profile to tell)
+    if "profile" in method.options and profile in PROFILES:  # (k-space truncation too, since 2026-12-07)
         options["profile"] = profile
     with PeakMemory() as memory:
         start = time.perf_counter()

@@ -14,6 +14,7 @@ from scipy.special import erf
 
 from ..errors import MedSRError
 from .grid import Grid
+from .kspace import kspace_weights
 from .sitk_grid import apply_grid, reference_image
 
 INTERPOLATORS = {
@@ -32,8 +33,15 @@ def profile_weights(n_in: int, n_out: int, profile: str = "box", thickness: floa
     (1.0 = touching slices, the exact area average), or ``"gaussian"`` with
     FWHM ``thickness``. Fine voxels count by the exact integral of the profile
     over their extent; rows sum to one (a profile reaching past the field of
-    view is renormalised to what lies inside).
+    view is renormalised to what lies inside). ``"kspace"``: the central
+    frequencies kept, as a 3-D acquisition measures a coarsely encoded axis
+    (geometry/kspace.py; no slice thickness of its own, so ``thickness`` 1).
     """
+    if profile == "kspace":
+        if abs(thickness - 1.0) > 1e-6:
+            raise MedSRError(f"a k-space truncated axis has no slice thickness of its own: its voxels are as wide as "
+                             f"their spacing, not {thickness:g} of it")
+        return kspace_weights(n_in, n_out)
     if thickness <= 0:
         raise MedSRError(f"slice thickness must be positive, got {thickness} of the slice spacing")
     scale = n_out / n_in  # fine voxel width in coarse units
@@ -48,7 +56,7 @@ def profile_weights(n_in: int, n_out: int, profile: str = "box", thickness: floa
         z = np.sqrt(2.0) * sigma
         weights = 0.5 * (erf((hi - centres) / z) - erf((lo - centres) / z))
     else:
-        raise MedSRError(f"slice profile must be 'box' or 'gaussian', got {profile!r}")
+        raise MedSRError(f"slice profile must be 'box', 'gaussian' or 'kspace', got {profile!r}")
     return weights / weights.sum(axis=1, keepdims=True)
 
 

@@ -4,7 +4,8 @@ down to the scan's noise).
 The acquisition model is the simulator's: along each axis the input's voxels
 are slice-profile averages (``box`` or ``gaussian``, as wide as the scan's
 slices are thick: its spacing unless recorded otherwise, slice_thickness.py)
-of the fine voxels, on grids of the same field of view. That operator is separable, A = W_i x W_j x W_k,
+of the fine voxels, or their central frequencies (``kspace``: a 3-D acquisition's
+coarsely encoded axis, geometry/kspace.py), on grids of the same field of view. That operator is separable, A = W_i x W_j x W_k,
 so the orthogonal projection onto {x : A x = y} is x + A+(y - A x) with the
 pseudo-inverse applied axis by axis: exact, and cheap (a few matrix products).
 A result that came from a CUDA device is projected there, by the same float32
@@ -45,7 +46,7 @@ from ..geometry.resample import _shares_field_of_view
 from ..slice_thickness import thickness_fractions
 from ..volume import Volume
 
-PROFILES = ("box", "gaussian")
+PROFILES = ("box", "gaussian", "kspace")
 #: data consistency with the slice profile the method itself assumes (its training or fitting profile)
 OWN_PROFILE = "own"
 #: the slice profile the methods that learn from the scan (`self`, `adapt`) take a scan to have when it is not given
@@ -59,7 +60,7 @@ SCAN_PROFILE = "box"
 
 def _operators(fine: Volume, coarse: Volume, profile: str) -> List[Optional[np.ndarray]]:
     if profile not in PROFILES:
-        raise MedSRError(f"data consistency needs the slice profile, box or gaussian; got {profile!r}")
+        raise MedSRError(f"data consistency needs the slice profile, one of {', '.join(PROFILES)}; got {profile!r}")
     if not _shares_field_of_view(coarse.grid, fine.grid):
         raise MedSRError("data consistency needs the output on the input's field of view (the resampling contract grid)")
     operators = []

@@ -1,4 +1,4 @@
-"""An interpolation made consistent with the scan it interpolates (`medsr sr --data-consistency box|gaussian` with a
+"""An interpolation made consistent with the scan it interpolates (`medsr sr --data-consistency box|gaussian|kspace` with a
 classical method; the benchmarks' consistent windowed sinc), with a masked scan's unmeasured outside left out as the
 learned methods leave it (methods/unmeasured.py): filled before the interpolation, its noise read inside, and faded
 back into the fill value after the projection. Read as data, the mask's cut would ring into the brain and the
@@ -17,7 +17,7 @@ from .unmeasured import handles_unmeasured
 
 def consistent_interpolation(interpolate: Callable, profile: str) -> Callable:
     """``interpolate`` (a classical method's run: volume, grid, progress, **options) followed by the projection onto
-    the scan with the slice ``profile`` (box or gaussian), as one run that handles a scan's unmeasured region."""
+    the scan with the slice ``profile`` (box, gaussian or kspace), as one run that handles a scan's unmeasured region."""
 
     @handles_unmeasured
     def run(volume: Volume, grid: Grid, progress: Progress, **options) -> Volume:

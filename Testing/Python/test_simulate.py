@@ -53,6 +53,24 @@ def test_kspace_truncation_samples_the_contract_grid():
     np.testing.assert_allclose(low[:, 0, 0], expected, atol=1e-6)
 
 
+def test_the_kspace_profile_is_the_simulators_truncation_as_a_matrix(t1_crop):
+    """The `kspace` slice profile (what `self`, `adapt` and data consistency are told with --slice-profile kspace)
+    acquires a real volume's axis exactly as the simulator truncates its k-space: the same values wherever the
+    truncation comes out non-negative (the simulator keeps the magnitude of an MR image), and a mean kept."""
+    array = t1_crop.as_float32().astype(np.float64)
+    n = array.shape[2]
+    weights = profile_weights(n, n // 4, "kspace")
+    assert weights.shape == (n // 4, n) and np.allclose(weights.sum(axis=1), 1.0)
+    acquired = np.einsum("ij,abj->abi", weights, array)
+    simulated = degrade(t1_crop, Acquisition((1, 1, 4), "kspace")).as_float32()
+    kept = acquired >= 0
+    assert kept.mean() > 0.9 and np.ptp(array) > 50
+    np.testing.assert_allclose(acquired[kept], simulated[kept], atol=1e-3 * np.ptp(array))
+    np.testing.assert_allclose(np.abs(acquired[~kept]), simulated[~kept], atol=1e-3 * np.ptp(array))
+    with pytest.raises(MedSRError, match="no slice thickness of its own"):
+        profile_weights(n, n // 4, "kspace", thickness=0.8)
+
+
 def test_kspace_on_real_volume_rings_but_keeps_the_grid(t1_crop):
     low = degrade(t1_crop, Acquisition((2, 2, 2), "kspace"))
     box = degrade(t1_crop, Acquisition((2, 2, 2), "box"))

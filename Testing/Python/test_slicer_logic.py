@@ -113,6 +113,7 @@ def test_the_slice_profile_reaches_the_command_as_each_method_takes_it():
     assert arguments("self", sliceProfile="box") == ["--data-consistency", "auto", "--slice-profile", "box"]
     assert arguments("auto", sliceProfile="gaussian", dataConsistency=False)[-2:] == ["--slice-profile", "gaussian"]
     assert arguments("lanczos", sliceProfile="gaussian") == ["--data-consistency", "gaussian"]
+    assert arguments("adapt", sliceProfile="kspace")[-2:] == ["--slice-profile", "kspace"]  # a 3-D acquisition's
     assert arguments("lanczos") == ["--data-consistency", "box"] and "--slice-profile" not in arguments("self")
     with pytest.raises(ProcessingError, match="assumes its own slice profile"):
         arguments("cnn", sliceProfile="box")
@@ -417,8 +418,8 @@ def test_stderr_parser_reads_progress_across_chunks():
 
 
 def test_the_childs_lines_name_the_panels_fields():
-    assert inPanelTerms("slice profile assumed: box (the default; --slice-profile gaussian for a Gaussian one)") == (
-        'slice profile assumed: box (the default; "Slice profile" gaussian for a Gaussian one)')
+    assert inPanelTerms("slice profile assumed: box (the default; --slice-profile gaussian or kspace for another)") == (
+        'slice profile assumed: box (the default; "Slice profile" gaussian or kspace for another)')
     assert inPanelTerms("cannot read input.nrrd: --sr needs --slice-thickness-like --srx", "T1") == (
         "cannot read 'T1': \"Super-resolve first\" needs --slice-thickness-like --srx")
 

@@ -4,9 +4,10 @@
 
 The held-out FreeSurfer 711-2C head placed as in the heads-sr benchmark, on the head-sized field of view of the
 file-to-file timings (file_to_file.py), acquired as thick slices with a box profile (a 2-D acquisition's
-near-rectangular slice, or slices averaged from a finer volume) or a Gaussian one (FWHM = slice thickness); then
-restored by `auto` told each profile (`medsr sr --slice-profile box|gaussian`; not told, it assumes a box since
-2026-12-06 22:00 UTC, a Gaussian before). Gains over B-spline, inside the head and over the whole
+near-rectangular slice, or slices averaged from a finer volume), a Gaussian one (FWHM = slice thickness) or as a 3-D
+acquisition's coarsely encoded axis (k-space truncation, since 2026-12-07); then restored by `auto` told each profile
+(`medsr sr --slice-profile box|gaussian|kspace`; not told, it assumes a box since 2026-12-06 22:00 UTC, a Gaussian
+before). Gains over B-spline, inside the head and over the whole
 volume, as the heads-sr benchmark scores them. Writes slice-profile.json and slice-profile.md into the folder given.
 """
 
@@ -25,7 +26,8 @@ from MedSRLib.simulate import Acquisition, degrade
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from file_to_file import crops_of_placed_head, head_sized_payload  # noqa: E402
 
-CASES = [(acquired, thickness) for acquired in ("box", "gaussian") for thickness in (2, 4, 6)]
+PROFILES = ("box", "gaussian", "kspace")
+CASES = [(acquired, thickness) for acquired in PROFILES for thickness in (2, 4, 6)]
 
 
 def main(folder: Path) -> None:
@@ -34,7 +36,7 @@ def main(folder: Path) -> None:
     for acquired, thickness in CASES:
         low = degrade(truth, Acquisition((1, 1, thickness), acquired))
         bspline = _image_row(truth, get("sr", "bspline").run(low, truth.grid, SILENT))
-        for told in ("box", "gaussian"):
+        for told in PROFILES:
             start = time.perf_counter()
             result = get("sr", "auto").run(low, truth.grid, SILENT, device="cpu", profile=told)
             seconds = time.perf_counter() - start
