@@ -94,7 +94,7 @@ class SliceProfile(enum.Enum):
 
     @staticmethod
     def label(value) -> str:
-        return {SliceProfile.OWN: _("Not given (box)"), SliceProfile.BOX: _("Box (2-D acquisition)"),
+        return {SliceProfile.OWN: _("From the header (k-space if 3-D, else box)"), SliceProfile.BOX: _("Box (2-D acquisition)"),
                 SliceProfile.GAUSSIAN: _("Gaussian"), SliceProfile.KSPACE: _("k-space (3-D acquisition)")}[value]
 
 

@@ -15,6 +15,9 @@ MODALITIES = {"MR": "arbitrary units", "CT": "Hounsfield units", "unknown": "unk
 #: metadata keys, one per axis ("slice_thickness_mm_k"), for how thick the scan's slices were along that axis where
 #: that is not the spacing (slice_thickness.py); they describe the grid they came with, so a new grid drops them
 SLICE_THICKNESS_PREFIX = "slice_thickness_mm_"
+#: metadata key for whether an MR scan was acquired as 2-D slices or a 3-D volume (acquisition_type.py); it too
+#: describes the grid it came with
+ACQUISITION_TYPE_KEY = "mr_acquisition_type"
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,11 @@ class Volume:
 
     def with_array(self, array: np.ndarray, grid: Grid | None = None, **metadata: str) -> "Volume":
         """A new volume with the same intensity meaning; ``grid`` must be given when the array's grid changed (the
-        slice thicknesses recorded for the old grid are then dropped, unless given again)."""
+        slice thicknesses and acquisition type recorded for the old grid are then dropped, unless given again)."""
         merged = dict(self.metadata)
         if grid is not None and grid != self.grid:
-            merged = {key: value for key, value in merged.items() if not key.startswith(SLICE_THICKNESS_PREFIX)}
+            merged = {key: value for key, value in merged.items()
+                      if not key.startswith(SLICE_THICKNESS_PREFIX) and key != ACQUISITION_TYPE_KEY}
         merged.update(metadata)
         return replace(self, array=array, grid=self.grid if grid is None else grid, metadata=merged)
 

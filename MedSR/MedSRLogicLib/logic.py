@@ -238,7 +238,12 @@ class MedSRLogic:
             else:
                 arguments += ["--scale", *(repr(float(s)) for s in request.scale)]
             finer = all(n >= m for n, m in zip(grid.size, inputSize))
-            arguments += _capabilities(method, request, finer)
+            # a series acquired in 3-D: its k-space profile (the learned methods read it from the file's header)
+            headerProfile = "kspace" if nodes.dicomAcquisitionType(volumeNode) == "3D" else None
+            arguments += _capabilities(method, request, finer, headerProfile)
+            if headerProfile and request.sliceProfile is None and request.dataConsistency and finer \
+                    and not method.projectsItself:
+                planNotes.append("data consistency with the k-space profile: the DICOM series says a 3-D acquisition")
             if request.dataConsistency and method.supportsDataConsistency and not finer:
                 planNotes.append("data consistency skipped: the output is coarser than the input along some axis")
             steps.append(Step("sr", f"Super-resolution ({method.name})", arguments))
@@ -457,11 +462,12 @@ def _info(method) -> MethodInfo:
                       supportsSliceProfile="profile" in options)
 
 
-def _capabilities(method: MethodInfo, request: Request, finer: bool = True) -> List[str]:
+def _capabilities(method: MethodInfo, request: Request, finer: bool = True, headerProfile: Optional[str] = None) -> List[str]:
     """Command-line options for data consistency, the slice profile and the uncertainty map. Consistency needs an
     output at least as fine as the input on every axis; otherwise it is left off (the result then has no residual
     note). A slice profile goes to the methods that learn from the scan, and is the profile an interpolation is
-    projected with."""
+    projected with; not given, an interpolation is projected with ``headerProfile`` (a DICOM series acquired in 3-D:
+    kspace), else a box."""
     arguments = []
     profileOfProjection = False
     if request.dataConsistency and method.supportsDataConsistency and not finer:
@@ -472,7 +478,7 @@ def _capabilities(method: MethodInfo, request: Request, finer: bool = True) -> L
         # learned methods know the slice profile they were trained for; for interpolation the scan's profile when
         # given, else contiguous slices, each voxel the mean of what it covers
         profileOfProjection = not method.projectsItself and request.sliceProfile is not None
-        arguments += ["--data-consistency", "auto" if method.projectsItself else (request.sliceProfile or "box")]
+        arguments += ["--data-consistency", "auto" if method.projectsItself else (request.sliceProfile or headerProfile or "box")]
     elif method.supportsDataConsistency:
         arguments += ["--data-consistency", "off"]
     if request.sliceProfile is not None and not profileOfProjection:

@@ -62,47 +62,76 @@ def nodeFromVolume(volume, name: str, scene=None, nodeClass: str = "vtkMRMLScala
     return node
 
 
-#: DICOM Slice Thickness, as the DICOM database names its tags
+#: DICOM Slice Thickness and MR Acquisition Type, as the DICOM database names its tags
 DICOM_SLICE_THICKNESS = "0018,0050"
+DICOM_MR_ACQUISITION_TYPE = "0018,0023"
+#: the NRRD key under which MedSRLib keeps the acquisition type (MedSRLib.volume.ACQUISITION_TYPE_KEY, prefixed as
+#: its writer prefixes metadata)
+NRRD_ACQUISITION_TYPE = "MedSR_mr_acquisition_type"
 
 
 def writeVolumeNode(volumeNode, path: Path) -> Path:
     """Write the node's voxels and geometry to ``path`` (NRRD) without attaching a storage node to it; a volume loaded
-    from DICOM also takes its series' Slice Thickness along, as the header's ``thicknesses`` (the file alone would
-    lose it, and MedSRLib reads it there as from any NRRD: slices thinner or thicker than their spacing)."""
+    from DICOM also takes its series' Slice Thickness along, as the header's ``thicknesses``, and its MR Acquisition
+    Type (2-D slices or a 3-D volume), as MedSR's own key (the file alone would lose both; MedSRLib reads them there
+    as from any NRRD: slices thinner or thicker than their spacing, a 3-D acquisition's k-space profile)."""
     storage = slicer.vtkMRMLVolumeArchetypeStorageNode()
     storage.SetFileName(str(path))
     storage.SetUseCompression(False)  # a scratch file read once: speed over size
     if not storage.WriteData(volumeNode) or not Path(path).exists():
         raise OSError(f"could not write {volumeNode.GetName()!r} to {path}")
+    fields = {}
     thickness = dicomSliceThicknessMm(volumeNode)
     if thickness is not None:
-        _recordThickness(Path(path), thickness)
+        fields["thicknesses: "] = f"NaN NaN {thickness:.6g}"
+    acquisitionType = dicomAcquisitionType(volumeNode)
+    if acquisitionType is not None:
+        fields[NRRD_ACQUISITION_TYPE + ":="] = acquisitionType
+    if fields:
+        _recordHeaderFields(Path(path), fields)
     return Path(path)
 
 
-def dicomSliceThicknessMm(volumeNode) -> Optional[float]:
-    """The Slice Thickness (mm) the DICOM database holds for the series the node was loaded from (its slices stack
-    along k), or None: not loaded from DICOM, no database, or no usable figure."""
+def _dicomValue(volumeNode, tag: str) -> Optional[str]:
+    """The first value the DICOM database holds for ``tag`` of the series the node was loaded from, or None: not
+    loaded from DICOM, no database, or nothing there."""
     uids = (volumeNode.GetAttribute("DICOM.instanceUIDs") or "").split()
     database = getattr(slicer, "dicomDatabase", None)
     if not uids or database is None:
         return None
     try:
-        value = float(str(database.instanceValue(uids[0], DICOM_SLICE_THICKNESS)).split("\\")[0])
-    except (ValueError, RuntimeError):
+        value = str(database.instanceValue(uids[0], tag)).split("\\")[0].strip()
+    except RuntimeError:
+        return None
+    return value or None
+
+
+def dicomSliceThicknessMm(volumeNode) -> Optional[float]:
+    """The Slice Thickness (mm) the DICOM database holds for the series the node was loaded from (its slices stack
+    along k), or None: not loaded from DICOM, no database, or no usable figure."""
+    try:
+        value = float(_dicomValue(volumeNode, DICOM_SLICE_THICKNESS) or "")
+    except ValueError:
         return None
     return value if np.isfinite(value) and value > 0 else None
 
 
-def _recordThickness(path: Path, thicknessK: float) -> None:
-    """Add ``thicknesses: NaN NaN <thicknessK>`` to the header of the uncompressed NRRD at ``path``."""
+def dicomAcquisitionType(volumeNode) -> Optional[str]:
+    """"2D" or "3D", the MR Acquisition Type of the series the node was loaded from, or None."""
+    value = (_dicomValue(volumeNode, DICOM_MR_ACQUISITION_TYPE) or "").upper()
+    return value if value in ("2D", "3D") else None
+
+
+def _recordHeaderFields(path: Path, fields: dict) -> None:
+    """Set ``fields`` ({"key: " or "key:=": value}) in the header of the uncompressed NRRD at ``path``, replacing
+    any line with the same key."""
     data = path.read_bytes()
     end = data.find(b"\n\n")
     if not data.startswith(b"NRRD") or end < 0:
         raise OSError(f"{path} is not the NRRD file expected")
-    lines = [line for line in data[:end].split(b"\n") if not line.lower().startswith(b"thicknesses:")]
-    lines.append(f"thicknesses: NaN NaN {thicknessK:.6g}".encode())
+    keys = tuple(key.strip().encode().lower() for key in fields)
+    lines = [line for line in data[:end].split(b"\n") if not line.lower().startswith(keys)]
+    lines += [f"{key}{value}".encode() for key, value in fields.items()]
     path.write_bytes(b"\n".join(lines) + data[end:])
 
 

@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--factors", nargs=3, type=float, required=True, metavar=("FI", "FJ", "FK"), help="voxel size multiplier per axis (1 keeps an axis)")
-    p.add_argument("--sampling", choices=SAMPLINGS, default="box", help="slice profile: box (block average), gaussian (FWHM = slice thickness) or kspace (MRI k-space truncation)")
+    p.add_argument("--sampling", choices=SAMPLINGS, default="box", help="slice profile: box (block average), gaussian (FWHM = slice thickness) or kspace (MRI k-space truncation, a 3-D acquisition: recorded so in the output, for `medsr sr`)")
     p.add_argument("--gap", type=float, default=0.0, metavar="MM", help="gap between slices on the coarsened axes, mm (negative: an overlap, as a CT reconstructed at an increment below its thickness); the output records the slice thickness for `medsr sr`")
     p.add_argument("--noise", choices=NOISE_KINDS, help="gaussian, rician (MR magnitude) or poisson (CT-like, signal-dependent)")
     p.add_argument("--noise-level", type=float, default=0.0, metavar="FRACTION", help="noise standard deviation as a fraction of the maximum")

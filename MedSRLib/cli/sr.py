@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
                    help="the scan's slice profile, for the methods that learn from the scan itself (self, adapt, and auto "
                         "when it takes one of them): box (a 2-D acquisition's near-rectangular profile, or slices "
                         "averaged from a finer volume; the default), gaussian (FWHM = slice thickness) or kspace (a 3-D "
-                        "acquisition's coarsely encoded axis: its central frequencies kept). A wrong one can "
+                        "acquisition's coarsely encoded axis: its central frequencies kept; the default where the "
+                        "DICOM MR Acquisition Type or a NIfTI's BIDS sidecar says 3D). A wrong one can "
                         "cost several dB (README)")
     add_slice_thickness(p, "for the methods that model the acquisition: the learned ones and an interpolation's "
                            "projection")
@@ -60,7 +61,7 @@ def cmd_sr(args) -> int:
 def _sr_one(args, method, source, output, uncertainty_path, device: str, label: str = "") -> None:
     from ..geometry import spacing_after
     from ..io import WrittenTogether, check_output_path, read_volume
-    from ..methods.consistency import OWN_PROFILE, PROFILES
+    from ..methods.consistency import OWN_PROFILE, PROFILES, profile_source
     from ..methods.consistent_interpolation import consistent_interpolation
     from .console import progress_bar
 
@@ -96,9 +97,9 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
         result, uncertainty = result
     if "auto_choice" in result.metadata:
         print(f"note: auto chose {result.metadata['auto_choice']}", file=sys.stderr)
-    if "slice_profile" in result.metadata:  # a wrong one costs (README): say which was assumed
-        given = "as given" if args.slice_profile else "the default; --slice-profile gaussian or kspace for another"
-        print(f"note: slice profile assumed: {result.metadata['slice_profile']} ({given})", file=sys.stderr)
+    if "slice_profile" in result.metadata:  # a wrong one costs (README): say which was assumed, and why
+        print(f"note: slice profile assumed: {result.metadata['slice_profile']} "
+              f"({profile_source(volume, args.slice_profile)})", file=sys.stderr)
     if "inference_notes" in result.metadata:
         print(f"note: {result.metadata['inference_notes']}", file=sys.stderr)
     if "unmeasured" in result.metadata:  # a scan masked on its own grid (methods/unmeasured.py)
@@ -121,14 +122,28 @@ def _sr_one(args, method, source, output, uncertainty_path, device: str, label: 
 
 def _with_thickness(volume, args, method):
     """``volume`` with the slice thickness given (``--slice-thickness``), and a note of the one the methods that model
-    the acquisition will use, when it is not the spacing."""
-    from ..methods.consistency import PROFILES
+    the acquisition will use, when it is not the spacing. A k-space truncated axis has no thickness of its own: a
+    thickness with the ``kspace`` profile is refused here, before any note."""
+    from ..methods.consistency import PROFILES, scan_profile
+    from ..slice_thickness import TOUCHING_MM, recorded_thickness_mm, slice_axis
 
     models_acquisition = method.family in ("learned", "dispatch") or args.data_consistency in PROFILES
     if args.slice_thickness is not None and not models_acquisition:
         raise MedSRError(f"--slice-thickness is for the methods that model the scan's acquisition (the learned ones, "
                          f"or an interpolation with --data-consistency {'|'.join(PROFILES)}); {method.name} does not")
-    return with_thickness_given(volume, args.slice_thickness) if models_acquisition else volume
+    if not models_acquisition:
+        return volume
+    axis = slice_axis(volume)
+    thickness = args.slice_thickness if args.slice_thickness is not None else recorded_thickness_mm(volume, axis)
+    profiles = {args.data_consistency} | ({scan_profile(volume, args.slice_profile)} if "profile" in method.options else set())
+    if "kspace" in profiles and thickness is not None and abs(thickness - volume.grid.spacing[axis]) > TOUCHING_MM:
+        told = ("--slice-profile kspace" if args.slice_profile == "kspace" else "--data-consistency kspace"
+                if args.data_consistency == "kspace" else "the kspace profile (the header says a 3-D acquisition)")
+        whose = "--slice-thickness" if args.slice_thickness is not None else "the header's slice thickness"
+        raise MedSRError(f"{told} models a k-space truncated axis, which has no slice thickness of its own; {whose} "
+                         f"{thickness:g} mm every {volume.grid.spacing[axis]:.4g} mm belongs to slices: give "
+                         f"--slice-profile box or gaussian with it")
+    return with_thickness_given(volume, args.slice_thickness)
 
 
 def _sr_cohort(args, method) -> int:

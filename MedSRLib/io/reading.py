@@ -8,8 +8,9 @@ from typing import Optional
 
 import SimpleITK as sitk
 
+from ..acquisition_type import KEY as ACQUISITION_TYPE_KEY, type_from_header
 from ..errors import MedSRError
-from ..slice_thickness import IGNORED_KEY, thickness_from_header, with_slice_thickness
+from ..slice_thickness import IGNORED_KEY, TOUCHING_MM, thickness_from_header, with_slice_thickness
 from ..volume import Volume, check_finite
 from .convert import MODALITY_KEY, volume_from_sitk
 from .integrity import check_complete
@@ -38,13 +39,26 @@ def read_volume(path, modality: Optional[str] = None, series_uid: Optional[str] 
     except MedSRError as error:
         raise MedSRError(f"{path}: {error}") from None
     check_finite(volume, str(path))
-    return _with_header_thickness(volume, path, tags, path.is_dir())
+    return _with_header_thickness(_with_acquisition_type(volume, path, tags, path.is_dir()), path, tags, path.is_dir())
+
+
+def _with_acquisition_type(volume: Volume, path: Path, tags: dict, is_dicom_series: bool) -> Volume:
+    """``volume`` with the MR acquisition type (2-D or 3-D) its header or BIDS sidecar records (acquisition_type.py)."""
+    kind = type_from_header(path, tags, is_dicom_series)
+    return volume.with_array(volume.array, **{ACQUISITION_TYPE_KEY: kind}) if kind else volume
 
 
 def _with_header_thickness(volume: Volume, path: Path, tags: dict, is_dicom_series: bool) -> Volume:
     """``volume`` with the slice thicknesses its header records (slice_thickness.py); one out of range is left out
-    and said (slice_thickness.IGNORED_KEY), the slices then taken to touch."""
+    and said (slice_thickness.IGNORED_KEY), the slices then taken to touch; so is one of a 3-D acquisition, whose
+    coarse axis is resolved by its k-space, not by slices of a thickness (acquisition_type.py)."""
     for axis, thickness in thickness_from_header(path, tags, is_dicom_series).items():
+        spacing = float(volume.grid.spacing[axis])
+        if volume.metadata.get(ACQUISITION_TYPE_KEY) == "3D" and abs(thickness - spacing) > TOUCHING_MM:
+            reason = (f"{path}: its header says a 3-D acquisition, resolved along axis {'ijk'[axis]} by its k-space, "
+                      f"and a Slice Thickness of {thickness:g} mm every {spacing:.4g} mm; the thickness left out")
+            volume = volume.with_array(volume.array, **{IGNORED_KEY: reason})
+            continue
         try:
             volume = with_slice_thickness(volume, axis, thickness, f"{path}: its header")
         except MedSRError as error:

@@ -14,6 +14,7 @@ from typing import Iterable
 import numpy as np
 import SimpleITK as sitk
 
+from ..acquisition_type import DICOM_MR_ACQUISITION_TYPE, acquisition_type
 from ..errors import MedSRError
 from ..slice_thickness import recorded_thickness_mm
 from ..volume import Volume
@@ -165,6 +166,8 @@ def _write_dicom_series(volume: Volume, folder: Path) -> None:
         }
         if rescaled:
             tags.update({"0028|0100": "16", "0028|0101": "16", "0028|0102": "15", "0028|0103": "1"})
+        if modality == "MR" and acquisition_type(volume):  # 2-D slices or a 3-D volume (acquisition_type.py)
+            tags[DICOM_MR_ACQUISITION_TYPE] = acquisition_type(volume)
         for key, value in tags.items():
             slice_image.SetMetaData(key, value)
         writer.SetFileName(str(folder / f"slice{k:05d}.dcm"))

@@ -45,7 +45,7 @@ from ..geometry import Grid
 from ..progress import SILENT, Progress
 from ..slice_thickness import thickness_fractions
 from ..volume import Volume, check_finite
-from .consistency import OWN_PROFILE, SCAN_PROFILE
+from .consistency import OWN_PROFILE, SCAN_PROFILE, scan_profile
 from .registry import Method, register
 from .noise import noise_of_scan
 from .unmeasured import handles_unmeasured
@@ -68,8 +68,8 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
                         with_uncertainty: bool = False, data_consistency: Optional[str] = OWN_PROFILE):
     """The pretrained `cnn` that covers ``volume`` -> ``grid``, fine-tuned on the scan for ``steps`` (default: STEPS
     for thick slices, STEPS_ISOTROPIC for isotropic scans) and applied. ``profile``: the scan's slice profile, which
-    the pairs are acquired with and the result projected with (default: consistency.SCAN_PROFILE, a box; the
-    thick-slice model learnt Gaussian slices and is fine-tuned to the scan's)."""
+    the pairs are acquired with and the result projected with (default: consistency.scan_profile, the header's for a
+    3-D acquisition, else a box; the thick-slice model learnt Gaussian slices and is fine-tuned to the scan's)."""
     import torch
 
     from ..inference import resolve_device
@@ -81,7 +81,7 @@ def adapt_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT,
     entry = covering_entry("cnn", volume, grid)
     isotropic = entry["sr"]["kind"] == "isotropic"
     steps = (STEPS_ISOTROPIC if isotropic else STEPS) if steps is None else steps
-    profile = profile or SCAN_PROFILE
+    profile = scan_profile(volume, profile)
     if not 0 <= int(steps) <= 2000:
         raise MedSRError(f"adapt fine-tunes for 0-2000 steps (0: the pretrained network as it is), not {steps}")
     factors = factors_of(volume, grid)
@@ -149,6 +149,6 @@ register(Method(
             "in-plane detail; isotropic: on the scan acquired once more), then applied (data-consistent): the "
             "pretrained prior, adapted to this scan",
     options={"steps": f"fine-tuning steps ({STEPS}; isotropic {STEPS_ISOTROPIC})",
-             "profile": f"slice profile of the scan ({SCAN_PROFILE} unless given)",
+             "profile": f"slice profile of the scan (unless given: kspace where its header says a 3-D acquisition, else {SCAN_PROFILE})",
              "uncertainty": "map of inferred detail", "data_consistency": "projection onto the input (on by default)"},
 ))

@@ -40,6 +40,7 @@ from typing import List, Optional
 import numpy as np
 from scipy import ndimage
 
+from ..acquisition_type import PROFILE_3D, acquisition_type
 from ..errors import MedSRError
 from ..geometry import apply_along_axis, profile_weights
 from ..geometry.resample import _shares_field_of_view
@@ -56,6 +57,23 @@ OWN_PROFILE = "own"
 #: the scan has and the projection imposed the wrong profile, below B-spline. Assuming a box never fell below B-spline on
 #: the tuning heads, whatever the scan's profile (Docs/super-resolution.md, "the default slice profile is a box").
 SCAN_PROFILE = "box"
+
+
+def scan_profile(volume: Volume, given: Optional[str] = None) -> str:
+    """The slice profile the methods that learn from the scan take ``volume`` to have: the one ``given``, else the
+    one its header implies (a 3-D acquisition: ``kspace``, acquisition_type.py), else SCAN_PROFILE."""
+    if given:
+        return given
+    return PROFILE_3D if acquisition_type(volume) == "3D" else SCAN_PROFILE
+
+
+def profile_source(volume: Volume, given: Optional[str] = None) -> str:
+    """Where scan_profile's answer came from, for the note that says which profile was assumed."""
+    if given:
+        return "as given"
+    if acquisition_type(volume) == "3D":
+        return "the header says a 3-D acquisition; --slice-profile box or gaussian for another"
+    return "the default; --slice-profile gaussian or kspace for another"
 
 
 def _operators(fine: Volume, coarse: Volume, profile: str) -> List[Optional[np.ndarray]]:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..acquisition_type import acquisition_type
 from ..errors import MedSRError
 from ..geometry import Grid, above_air_box, degrade_and_interpolate, refinement_kind, resample_to_grid
 from ..geometry.box import AIR_FRACTION
 from ..progress import SILENT, Progress
 from ..slice_thickness import thickness_fraction
 from ..volume import Volume, check_finite
-from .consistency import OWN_PROFILE, SCAN_PROFILE, project_onto_scan
+from .consistency import OWN_PROFILE, SCAN_PROFILE, project_onto_scan, scan_profile
 from .noise import noise_of_scan
 from .unmeasured import MASKED_KIND, UNMEASURED_KEY, handles_unmeasured
 from .uncertainty import (acquired_again_and_interpolated, acquisition_operator, calibrate, consistent_pair,
@@ -61,18 +62,19 @@ def _restorer(width: int = 32, depth: int = 6):
     return Restorer()
 
 
-def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str = SCAN_PROFILE,
+def self_super_resolve(volume: Volume, grid: Grid, progress: Progress = SILENT, profile: str | None = None,
                        steps: int = 300, device: str = "auto", seed: int = 0, with_uncertainty: bool = False,
                        data_consistency: str | None = OWN_PROFILE):
     """The restored volume; with ``with_uncertainty`` also the map of its expected absolute error, in the volume's
     units (methods/uncertainty.py: the departure from Lanczos interpolation, calibrated on in-plane pairs).
     ``profile``: the scan's slice profile, which the pairs are acquired with and the result projected with
-    (default: consistency.SCAN_PROFILE, a box)."""
+    (default: consistency.scan_profile, the header's for a 3-D acquisition, else a box)."""
     import torch
 
     from ..inference import resolve_device
 
     check_finite(volume)
+    profile = scan_profile(volume, profile)
     reason = not_applicable(volume, grid)
     if reason:
         raise MedSRError(reason)
@@ -193,7 +195,7 @@ register(Method(
     name="self", task="sr", family="learned", run=handles_unmeasured(self_super_resolve),
     summary="self-supervised: learns from the scan's own in-plane detail and restores the thick-slice axis (SMORE idea); "
             "no training data, any modality; data-consistent",
-    options={"steps": "fitting steps (300)", "profile": f"slice profile of the scan ({SCAN_PROFILE} unless given)", "uncertainty": "map of inferred detail",
+    options={"steps": "fitting steps (300)", "profile": f"slice profile of the scan (unless given: kspace where its header says a 3-D acquisition, else {SCAN_PROFILE})", "uncertainty": "map of inferred detail",
              "data_consistency": "projection onto the input (on by default, with the scan's slice profile)"},
 ))
 
@@ -218,11 +220,14 @@ def auto(volume: Volume, grid: Grid, progress: Progress = SILENT, device: str = 
     covering `cnn`, else `self`, else Lanczos. A scan masked on its own grid (methods/unmeasured.py) is ranked by the
     benchmark's skull-stripped case where the evidence has one. The choice, why, and the figure behind it are kept in
     the output's metadata (``auto_choice``). ``profile``: the scan's slice profile, for the methods that learn from
-    the scan (`self`, `adapt`; default consistency.SCAN_PROFILE); a pretrained `cnn` assumes its model's and is passed
-    over for a scan given another."""
+    the scan (`self`, `adapt`; default consistency.scan_profile: the header's for a 3-D acquisition, else a box); a
+    pretrained `cnn` assumes its model's and is passed over for a scan given another, or whose header implies
+    another."""
     from .learned_sr import apply_model, covering_entry
 
     evidence = auto_preferences()
+    if profile is None and acquisition_type(volume) == "3D":  # the header's (acquisition_type.py)
+        profile = scan_profile(volume)
     kind = refinement_kind(volume.grid, grid)  # a 2x2x3 mm scan brought to 1 mm: the isotropic scans' evidence
     if UNMEASURED_KEY in volume.metadata and kind + MASKED_KIND in evidence.get("order", {}):
         kind += MASKED_KIND  # a scan masked on its own grid (methods/unmeasured.py): the evidence of such scans
@@ -292,6 +297,6 @@ register(Method(
     summary="picks the learned method that the benchmark on held-out heads ranks first among those that apply "
             "(Resources/Models/auto-sr.json), else Lanczos; the choice, why and the figure are printed and stored",
     options={"uncertainty": "map of inferred detail (cnn or self)",
-             "profile": f"slice profile of the scan, for self and adapt ({SCAN_PROFILE} unless given)",
+             "profile": f"slice profile of the scan, for self and adapt (unless given: kspace where its header says a 3-D acquisition, else {SCAN_PROFILE})",
              "data_consistency": "projection onto the input (on by default)"},
 ))

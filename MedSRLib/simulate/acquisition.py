@@ -11,7 +11,7 @@ from ..errors import MedSRError
 from ..geometry import apply_along_axis, profile_weights
 from ..progress import SILENT, Progress
 from ..slice_thickness import MAX_FRACTION
-from ..volume import SLICE_THICKNESS_PREFIX, Volume, check_finite
+from ..volume import ACQUISITION_TYPE_KEY, SLICE_THICKNESS_PREFIX, Volume, check_finite
 from .kspace import truncate
 from .noise import add_noise
 
@@ -67,13 +67,16 @@ class Acquisition:
 
 
 def degrade(volume: Volume, acquisition: Acquisition, progress: Progress = SILENT) -> Volume:
-    """The volume as the simulated acquisition would record it, on ``grid.coarsened(factors)``."""
+    """The volume as the simulated acquisition would record it, on ``grid.coarsened(factors)``: a slice thickness
+    that is not the spacing recorded (slice_thickness.py), and k-space truncation recorded as a 3-D acquisition
+    (acquisition_type.py), so that the methods that model the acquisition assume what was simulated."""
     check_finite(volume)
     target = volume.grid.coarsened(acquisition.factors)
     recorded = {}
-    if acquisition.sampling == "kspace":
+    if acquisition.sampling == "kspace":  # recorded as a 3-D acquisition's header would (acquisition_type.py)
         progress.update(0.1, "truncating k-space")
         array = truncate(volume.array, target.size, magnitude=volume.modality != "CT")
+        recorded[ACQUISITION_TYPE_KEY] = "3D"
     else:
         array = volume.as_float32()
         for axis, (n_in, n_out) in enumerate(zip(volume.grid.size, target.size)):

@@ -165,6 +165,31 @@ def test_a_volume_loaded_from_dicom_takes_its_slice_thickness_from_the_dicom_dat
         assert not any("mm thick every" in note for note in logic.run(t1_oblique, request).notes)
 
 
+def test_a_volume_loaded_from_a_3d_dicom_series_is_taken_with_its_kspace_profile(logic, t1_oblique, tmp_path):
+    """The series' MR Acquisition Type goes along in the NRRD header MedSRLib reads (the learned methods then assume
+    the k-space profile), and an interpolation made consistent is projected with it; a 2-D series or none: a box."""
+    from MedSRLib.acquisition_type import acquisition_type
+    from MedSRLib.io import read_volume
+
+    t1_oblique.SetAttribute("DICOM.instanceUIDs", "1.2.3.1")
+    request = Request(method="lanczos", scale=(1.0, 1.0, 2.0))
+    for said, read, projected in (("3D", "3D", "kspace"), ("2D", "2D", "box"), ("", None, "box")):
+        with support.dicom_database({"1.2.3.1": {nodes.DICOM_MR_ACQUISITION_TYPE: said,
+                                                 nodes.DICOM_SLICE_THICKNESS: f"{t1_oblique.GetSpacing()[2]:.6g}"}}):
+            assert nodes.dicomAcquisitionType(t1_oblique) == read
+            written = nodes.writeVolumeNode(t1_oblique, tmp_path / f"input-{said or 'none'}.nrrd")
+            volume = read_volume(written)
+            assert acquisition_type(volume) == read and volume.grid.matches(nodes.gridOf(t1_oblique))
+            plan = logic._plan(t1_oblique, request, None)
+            arguments = plan.steps[-1].arguments
+            assert arguments[arguments.index("--data-consistency") + 1] == projected
+            told = logic._plan(t1_oblique, Request(method="lanczos", scale=(1.0, 1.0, 2.0), sliceProfile="gaussian"), None)
+            assert told.steps[-1].arguments[told.steps[-1].arguments.index("--data-consistency") + 1] == "gaussian"
+    with support.dicom_database({"1.2.3.1": {nodes.DICOM_MR_ACQUISITION_TYPE: "3D"}}):
+        notes = logic.run(t1_oblique, request).notes
+    assert "data consistency with the k-space profile: the DICOM series says a 3-D acquisition" in notes, notes
+
+
 def test_a_segmentation_that_super_resolves_first_is_told_the_slice_profile(logic, t1_oblique):
     plan = logic._plan(t1_oblique, Request(task="segment", method="brain-tissue", superResolveFirst=True,
                                            sliceProfile="box"), None)

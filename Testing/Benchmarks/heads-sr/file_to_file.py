@@ -55,6 +55,42 @@ def head_sized_payload(truth, rows: list) -> dict:
             "rows": rows}
 
 
+def scored_row(truth, result, bspline: dict, seconds: float, **leading) -> dict:
+    """A row of write_head_sized_report: ``leading``, then `auto`'s choice and profile and ``result``'s scores
+    against ``truth`` as gains over ``bspline`` (bench_heads_sr._image_row of the B-spline result)."""
+    from MedSRLib.evaluation.bench_heads_sr import _image_row
+
+    row = _image_row(truth, result)
+    return {**leading, "method": result.metadata.get("auto_choice", "").split(" ")[0],
+            "profile_assumed": result.metadata.get("slice_profile"),
+            "gain_head_db": row["psnr_head"] - bspline["psnr_head"], "gain_whole_db": row["psnr_whole"] - bspline["psnr_whole"],
+            "ssim_head": row["ssim_head"], "ssim_head_bspline": bspline["ssim_head"], "seconds": seconds}
+
+
+def write_head_sized_report(folder: Path, stem: str, title: str, script: str, truth, rows: list, leading) -> None:
+    """``<stem>.json`` (head_sized_payload) and ``<stem>.md`` into ``folder``: a table whose first columns are
+    ``leading`` ((heading, row -> cell, right-aligned?), ...) and then the scores every such script reports: the
+    profile assumed, the gains over B-spline inside the head and over the whole volume, SSIM and time."""
+    import json
+
+    from MedSRLib.evaluation.comparison import run_line
+
+    payload = head_sized_payload(truth, rows)
+    (folder / f"{stem}.json").write_text(json.dumps(payload, indent=1) + "\n")
+    headings = [heading for heading, _, _ in leading] + ["profile assumed", "gain head (dB)", "gain whole (dB)",
+                                                         "SSIM head (B-spline)", "time (s)"]
+    aligned = ["---:" if right else "---" for _, _, right in leading] + ["---", "---:", "---:", "---", "---:"]
+    lines = [f"# {title}", "", run_line(payload), "",
+             f"Validated on: {payload['validated_on']}. Script: [{script}]({script}).", "",
+             "| " + " | ".join(headings) + " |", "|" + "|".join(aligned) + "|"]
+    for r in rows:
+        cells = [cell(r) for _, cell, _ in leading] + [
+            str(r["profile_assumed"]), f"{r['gain_head_db']:+.2f}", f"{r['gain_whole_db']:+.2f}",
+            f"{r['ssim_head']:.4f} ({r['ssim_head_bspline']:.4f})", f"{r['seconds']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    (folder / f"{stem}.md").write_text("\n".join(lines) + "\n")
+
+
 def crops_of_placed_head():
     """The placed head on its above-air box plus 10 voxels (whole slabs of 12), and on the head-sized field of view
     (HEAD_FOV_VOXELS, centred on that box)."""

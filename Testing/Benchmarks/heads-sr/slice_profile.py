@@ -11,20 +11,18 @@ before). Gains over B-spline, inside the head and over the whole
 volume, as the heads-sr benchmark scores them. Writes slice-profile.json and slice-profile.md into the folder given.
 """
 
-import json
 import sys
 import time
 from pathlib import Path
 
 
 from MedSRLib.evaluation.bench_heads_sr import _image_row
-from MedSRLib.evaluation.comparison import run_line
 from MedSRLib.methods import get
 from MedSRLib.progress import SILENT
 from MedSRLib.simulate import Acquisition, degrade
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from file_to_file import crops_of_placed_head, head_sized_payload  # noqa: E402
+from file_to_file import crops_of_placed_head, scored_row, write_head_sized_report  # noqa: E402
 
 PROFILES = ("box", "gaussian", "kspace")
 CASES = [(acquired, thickness) for acquired in PROFILES for thickness in (2, 4, 6)]
@@ -40,25 +38,13 @@ def main(folder: Path) -> None:
             start = time.perf_counter()
             result = get("sr", "auto").run(low, truth.grid, SILENT, device="cpu", profile=told)
             seconds = time.perf_counter() - start
-            row = _image_row(truth, result)
-            rows.append({"acquired": acquired, "thickness_mm": thickness, "told": told,
-                         "method": result.metadata.get("auto_choice", "").split(" ")[0],
-                         "profile_assumed": result.metadata.get("slice_profile"),
-                         "gain_head_db": row["psnr_head"] - bspline["psnr_head"],
-                         "gain_whole_db": row["psnr_whole"] - bspline["psnr_whole"],
-                         "ssim_head": row["ssim_head"], "ssim_head_bspline": bspline["ssim_head"], "seconds": seconds})
+            rows.append(scored_row(truth, result, bspline, seconds, acquired=acquired, thickness_mm=thickness, told=told))
             print(rows[-1], flush=True)
-    payload = head_sized_payload(truth, rows)
-    (folder / "slice-profile.json").write_text(json.dumps(payload, indent=1) + "\n")
-    lines = ["# What each assumed slice profile gives `auto` on the held-out head", "", run_line(payload), "",
-             f"Validated on: {payload['validated_on']}. Script: [slice_profile.py](slice_profile.py).", "",
-             "| acquired | thickness | `--slice-profile` | method | profile assumed | gain head (dB) | gain whole (dB) | "
-             "SSIM head (B-spline) | time (s) |", "|---|---:|---|---|---|---:|---:|---|---:|"]
-    for r in rows:
-        lines.append(f"| {r['acquired']} | 1x1x{r['thickness_mm']} mm | {r['told']} | {r['method']} | "
-                     f"{r['profile_assumed']} | {r['gain_head_db']:+.2f} | {r['gain_whole_db']:+.2f} | "
-                     f"{r['ssim_head']:.4f} ({r['ssim_head_bspline']:.4f}) | {r['seconds']:.1f} |")
-    (folder / "slice-profile.md").write_text("\n".join(lines) + "\n")
+    write_head_sized_report(folder, "slice-profile", "What each assumed slice profile gives `auto` on the held-out head",
+                            "slice_profile.py", truth, rows,
+                            (("acquired", lambda r: r["acquired"], False),
+                             ("thickness", lambda r: f"1x1x{r['thickness_mm']} mm", True),
+                             ("`--slice-profile`", lambda r: r["told"], False), ("method", lambda r: r["method"], False)))
 
 
 if __name__ == "__main__":
