@@ -15,10 +15,10 @@ acquisition.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict, Optional
 
+from .bids_sidecar import sidecar_fields
 from .volume import ACQUISITION_TYPE_KEY as KEY, Volume
 
 #: DICOM MR Acquisition Type, as SimpleITK names the tag
@@ -40,24 +40,7 @@ def type_from_header(path: Path, tags: Dict[str, str], is_dicom_series: bool) ->
     """The acquisition type a file's header (or, for a NIfTI, its BIDS sidecar) records, or None."""
     if is_dicom_series:
         return _normalised(tags.get(DICOM_MR_ACQUISITION_TYPE, ""))
-    sidecar = _sidecar_of(path)
-    if sidecar is None:
-        return None
-    try:
-        fields = json.loads(sidecar.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):  # a sidecar that cannot be read says nothing
-        return None
-    return _normalised(fields.get(SIDECAR_FIELD, "")) if isinstance(fields, dict) else None
-
-
-def _sidecar_of(path: Path) -> Optional[Path]:
-    """``scan.json`` beside ``scan.nii.gz`` or ``scan.nii`` (BIDS), if there is one."""
-    name = path.name
-    for suffix in (".nii.gz", ".nii"):
-        if name.lower().endswith(suffix):
-            candidate = path.with_name(name[: -len(suffix)] + ".json")
-            return candidate if candidate.is_file() else None
-    return None
+    return _normalised(sidecar_fields(path).get(SIDECAR_FIELD, ""))
 
 
 def _normalised(value) -> Optional[str]:

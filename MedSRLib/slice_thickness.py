@@ -4,7 +4,8 @@ its thickness: 4 mm slices every 2 mm). The methods that model the scan's acquis
 data-consistency projection) average the fine voxels under a slice profile of this width, not of the spacing.
 
 Where it comes from: the DICOM header's Slice Thickness (0018,0050), for the axis the slices stack along (k); a
-NRRD header's ``thicknesses`` field; a file MedSR wrote (`medsr degrade --gap` records it); or the user
+NRRD header's ``thicknesses`` field; a NIfTI's BIDS sidecar (``SliceThickness``, as dcm2niix writes it; taken along
+k where k is still the coarsest axis); a file MedSR wrote (`medsr degrade --gap` records it); or the user
 (`medsr sr --slice-thickness`). Where none says, the slices touch: thickness = spacing, as before.
 
 Recorded in the volume's metadata as ``slice_thickness_mm_<axis>`` (volume.SLICE_THICKNESS_PREFIX), which a new grid
@@ -19,6 +20,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from .bids_sidecar import sidecar_fields, sidecar_of
 from .errors import MedSRError
 from .volume import SLICE_THICKNESS_PREFIX, Volume
 
@@ -30,8 +32,9 @@ MAX_FRACTION = 4.0
 MIN_FRACTION = 0.1
 #: a thickness this close to the spacing (mm) is touching slices (a DICOM's spacing comes from its slices' positions)
 TOUCHING_MM = 1e-3
-#: DICOM Slice Thickness, as SimpleITK names the tag
+#: DICOM Slice Thickness, as SimpleITK names the tag, and as a BIDS sidecar names it
 DICOM_SLICE_THICKNESS = "0018|0050"
+SIDECAR_SLICE_THICKNESS = "SliceThickness"
 #: the metadata key that says why a header's thickness was left out: under the prefix, so a new grid drops it too
 IGNORED_KEY = SLICE_THICKNESS_PREFIX + "ignored"
 
@@ -94,17 +97,34 @@ def describe(volume: Volume, axis: int) -> str:
 
 def thickness_from_header(path: Path, tags: Dict[str, str], is_dicom_series: bool) -> Dict[int, float]:
     """The slice thicknesses a file's header records, by axis: a DICOM series' Slice Thickness (its slices stack
-    along k), or a NRRD header's ``thicknesses`` field (SimpleITK does not pass its values on: read from the header's
-    text)."""
+    along k), a NRRD header's ``thicknesses`` field (SimpleITK does not pass its values on: read from the header's
+    text), or a NIfTI's BIDS sidecar's ``SliceThickness`` (dcm2niix keeps a series' slices along k; whether k is the
+    slice axis still, after a tool reoriented the file, is checked by the reader: sidecar_axis_is_slices)."""
     if is_dicom_series:
-        try:
-            value = float(tags.get(DICOM_SLICE_THICKNESS, "").strip().split("\\")[0])
-        except ValueError:
-            return {}
-        return {2: value} if math.isfinite(value) and value > 0 else {}
-    if path.suffix.lower() not in (".nrrd", ".nhdr"):
+        return _positive_on_k(tags.get(DICOM_SLICE_THICKNESS, "").strip().split("\\")[0])
+    if path.suffix.lower() in (".nrrd", ".nhdr"):
+        return _nrrd_thicknesses(path)
+    return _positive_on_k(sidecar_fields(path).get(SIDECAR_SLICE_THICKNESS, ""))
+
+
+def from_sidecar(path: Path, is_dicom_series: bool) -> bool:
+    """Whether ``path``'s thickness comes from a BIDS sidecar (its axis then needs the reader's check)."""
+    return not is_dicom_series and path.suffix.lower() not in (".nrrd", ".nhdr") and sidecar_of(path) is not None
+
+
+def sidecar_axis_is_slices(volume: Volume) -> bool:
+    """A sidecar's Slice Thickness belongs to the axis the slices stack along, k as dcm2niix writes them; a file
+    reoriented since (fslreorient2std, another tool's resampling) may have moved them: k must still be the scan's
+    coarsest axis, as a 2-D series' slice axis is."""
+    return slice_axis(volume) == 2 and volume.grid.spacing[2] > min(volume.grid.spacing[:2]) * (1 + 1e-6)
+
+
+def _positive_on_k(text) -> Dict[int, float]:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
         return {}
-    return _nrrd_thicknesses(path)
+    return {2: value} if math.isfinite(value) and value > 0 else {}
 
 
 def _nrrd_thicknesses(path: Path) -> Dict[int, float]:

@@ -31,7 +31,8 @@ def add_slice_thickness(p: argparse.ArgumentParser, applies_to: str) -> None:
     p.add_argument("--slice-thickness", type=float, metavar="MM",
                    help="how thick the scan's slices are along its coarsest axis, where that is not their spacing: "
                         "slices with gaps (5 mm every 6 mm) or overlapping ones (a CT's 4 mm every 2 mm). Read from the "
-                        "DICOM Slice Thickness or a NRRD's thicknesses when there; taken as the spacing otherwise; "
+                        "DICOM Slice Thickness, a NRRD's thicknesses or a NIfTI's BIDS sidecar (SliceThickness) when there; "
+                        "taken as the spacing otherwise; "
                         f"{applies_to}")
 
 

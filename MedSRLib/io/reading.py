@@ -10,7 +10,8 @@ import SimpleITK as sitk
 
 from ..acquisition_type import KEY as ACQUISITION_TYPE_KEY, type_from_header
 from ..errors import MedSRError
-from ..slice_thickness import IGNORED_KEY, TOUCHING_MM, thickness_from_header, with_slice_thickness
+from ..slice_thickness import (IGNORED_KEY, TOUCHING_MM, from_sidecar, sidecar_axis_is_slices, thickness_from_header,
+                              with_slice_thickness)
 from ..volume import Volume, check_finite
 from .convert import MODALITY_KEY, volume_from_sitk
 from .integrity import check_complete
@@ -52,8 +53,17 @@ def _with_header_thickness(volume: Volume, path: Path, tags: dict, is_dicom_seri
     """``volume`` with the slice thicknesses its header records (slice_thickness.py); one out of range is left out
     and said (slice_thickness.IGNORED_KEY), the slices then taken to touch; so is one of a 3-D acquisition, whose
     coarse axis is resolved by its k-space, not by slices of a thickness (acquisition_type.py)."""
+    sidecar = from_sidecar(path, is_dicom_series)
     for axis, thickness in thickness_from_header(path, tags, is_dicom_series).items():
         spacing = float(volume.grid.spacing[axis])
+        if abs(thickness - spacing) <= TOUCHING_MM and sidecar:
+            continue  # touching slices: nothing to record, whichever axis the sidecar meant
+        if sidecar and not sidecar_axis_is_slices(volume):
+            reason = (f"{path}: its BIDS sidecar's SliceThickness ({thickness:g} mm) is for the axis its slices stack "
+                      f"along, k as dcm2niix writes them, but k is not the scan's coarsest axis (spacing "
+                      f"{', '.join(f'{v:.4g}' for v in volume.grid.spacing)} mm: reoriented since?); the thickness left out")
+            volume = volume.with_array(volume.array, **{IGNORED_KEY: reason})
+            continue
         if volume.metadata.get(ACQUISITION_TYPE_KEY) == "3D" and abs(thickness - spacing) > TOUCHING_MM:
             reason = (f"{path}: its header says a 3-D acquisition, resolved along axis {'ijk'[axis]} by its k-space, "
                       f"and a Slice Thickness of {thickness:g} mm every {spacing:.4g} mm; the thickness left out")

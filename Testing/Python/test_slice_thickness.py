@@ -72,6 +72,31 @@ def test_a_nrrd_headers_thicknesses_and_a_dicom_series_slice_thickness_are_read(
     assert IGNORED_KEY not in odd.with_array(np.zeros(finer.size, np.float32), finer).metadata
 
 
+def test_a_niftis_bids_sidecar_gives_the_slice_thickness_along_its_slice_axis(tmp_path, t1_crop):
+    """dcm2niix keeps a series' Slice Thickness in the sidecar beside the NIfTI and its slices along k; a file
+    reoriented since, whose k is no longer the coarsest axis, has its figure left out and said why."""
+    import json
+
+    import SimpleITK as sitk
+
+    from MedSRLib.io.convert import sitk_from_volume, volume_from_sitk
+
+    low = without_recorded_thickness(degrade(t1_crop, GAPPED))  # what a NIfTI alone keeps
+    write_volume(low, tmp_path / "scan.nii.gz")
+    (tmp_path / "scan.json").write_text(json.dumps({"SliceThickness": 3.5, "MRAcquisitionType": "2D"}))
+    read = read_volume(tmp_path / "scan.nii.gz")
+    assert recorded_thickness_mm(read, 2) == pytest.approx(3.5) and IGNORED_KEY not in read.metadata
+    (tmp_path / "scan.json").write_text(json.dumps({"SliceThickness": 5}))  # touching: nothing to record
+    read = read_volume(tmp_path / "scan.nii.gz")
+    assert recorded_thickness_mm(read, 2) is None and IGNORED_KEY not in read.metadata
+    reoriented = volume_from_sitk(sitk.PermuteAxes(sitk_from_volume(low), [2, 0, 1]))  # the 5 mm axis now first
+    write_volume(reoriented, tmp_path / "reoriented.nii.gz")
+    (tmp_path / "reoriented.json").write_text(json.dumps({"SliceThickness": 3.5}))
+    read = read_volume(tmp_path / "reoriented.nii.gz")
+    assert all(recorded_thickness_mm(read, axis) is None for axis in range(3))
+    assert "reoriented since?" in read.metadata[IGNORED_KEY]
+
+
 def test_the_projection_models_the_recorded_thickness(t1_crop):
     """Told its slices' thickness, the projection reproduces the gapped scan as it was acquired (exactly; down to the
     noise the scan shows: the uint8 template's quantisation) and the result comes closer to the truth; taking the
