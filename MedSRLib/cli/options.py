@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Optional
 
+from ..errors import MedSRError
+
 
 def add_overwrite_and_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
@@ -36,13 +38,22 @@ def add_slice_thickness(p: argparse.ArgumentParser, applies_to: str) -> None:
                         f"{applies_to}")
 
 
-def with_thickness_given(volume, thickness_mm: Optional[float]):
+def with_thickness_given(volume, thickness_mm: Optional[float], kspace_told_by: Optional[str] = None):
     """``volume`` with its slices ``thickness_mm`` thick along the coarsest axis (``--slice-thickness``; None: as its
     header says), and a note of the thickness the acquisition is modelled with when it is not the spacing, or of a
-    header's figure left out."""
-    from ..slice_thickness import IGNORED_KEY, describe, slice_axis, with_slice_thickness
+    header's figure left out. ``kspace_told_by``: what said the scan has the k-space profile (an option, or its
+    header), which has no slice thickness of its own: a thickness other than the spacing is then refused, before
+    any note."""
+    from ..slice_thickness import IGNORED_KEY, TOUCHING_MM, describe, recorded_thickness_mm, slice_axis, with_slice_thickness
 
     axis = slice_axis(volume)
+    thickness = thickness_mm if thickness_mm is not None else recorded_thickness_mm(volume, axis)
+    spacing = float(volume.grid.spacing[axis])
+    if kspace_told_by and thickness is not None and abs(thickness - spacing) > TOUCHING_MM:
+        whose = "--slice-thickness" if thickness_mm is not None else "the header's slice thickness"
+        raise MedSRError(f"{kspace_told_by} models a k-space truncated axis, which has no slice thickness of its own; "
+                         f"{whose} {thickness:g} mm every {spacing:.4g} mm belongs to slices: give --slice-profile box "
+                         f"or gaussian with it")
     if thickness_mm is not None:
         volume = with_slice_thickness(volume, axis, thickness_mm, "--slice-thickness")
     elif IGNORED_KEY in volume.metadata:
@@ -78,3 +89,18 @@ def method_list(text: Optional[str], task: str):
 def mm(values) -> str:
     """Spacings or sizes in millimetres as ``1x1x4``."""
     return "x".join(f"{v:.4g}" for v in values)
+
+
+def kspace_told_by(volume, slice_profile: Optional[str], takes_profile: bool, data_consistency: Optional[str] = None):
+    """What says ``volume`` has the k-space profile, in the words of with_thickness_given's refusal, or None:
+    ``--slice-profile kspace``, ``--data-consistency kspace``, or (for a method that takes the scan's profile and is
+    told none) a header that says a 3-D acquisition (methods/consistency.scan_profile)."""
+    from ..methods.consistency import scan_profile
+
+    if slice_profile == "kspace":
+        return "--slice-profile kspace"
+    if data_consistency == "kspace":
+        return "--data-consistency kspace"
+    if takes_profile and not slice_profile and scan_profile(volume) == "kspace":
+        return "the kspace profile (the header says a 3-D acquisition)"
+    return None

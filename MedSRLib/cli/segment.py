@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import MedSRError
-from .options import add_device_modality_overwrite_quiet, add_slice_thickness, with_thickness_given
+from .options import add_device_modality_overwrite_quiet, add_slice_thickness, kspace_told_by, with_thickness_given
 
 
 def add_parser(sub) -> None:
@@ -84,7 +84,9 @@ def cmd_segment(args) -> int:
         check_output_path(path, [args.input], args.overwrite)
     volume = read_volume(args.input, modality=args.modality)
     if models_acquisition:
-        volume = with_thickness_given(volume, args.slice_thickness)
+        takes_profile = "profile" in get("sr", args.sr).options
+        volume = with_thickness_given(volume, args.slice_thickness,
+                                      kspace_told_by(volume, args.slice_profile, takes_profile))
     brain_mask = read_volume(args.mask) if args.mask else (None if args.skull_stripped else "auto")
     try:
         with progress_bar("segment", not args.quiet) as progress:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..errors import MedSRError
-from .options import add_device_modality_overwrite_quiet, add_slice_thickness, device_option, mm, with_thickness_given
+from .options import (add_device_modality_overwrite_quiet, add_slice_thickness, device_option, kspace_told_by, mm,
+                      with_thickness_given)
 
 
 def add_parser(sub) -> None:
@@ -124,8 +125,7 @@ def _with_thickness(volume, args, method):
     """``volume`` with the slice thickness given (``--slice-thickness``), and a note of the one the methods that model
     the acquisition will use, when it is not the spacing. A k-space truncated axis has no thickness of its own: a
     thickness with the ``kspace`` profile is refused here, before any note."""
-    from ..methods.consistency import PROFILES, scan_profile
-    from ..slice_thickness import TOUCHING_MM, recorded_thickness_mm, slice_axis
+    from ..methods.consistency import PROFILES
 
     models_acquisition = method.family in ("learned", "dispatch") or args.data_consistency in PROFILES
     if args.slice_thickness is not None and not models_acquisition:
@@ -133,17 +133,8 @@ def _with_thickness(volume, args, method):
                          f"or an interpolation with --data-consistency {'|'.join(PROFILES)}); {method.name} does not")
     if not models_acquisition:
         return volume
-    axis = slice_axis(volume)
-    thickness = args.slice_thickness if args.slice_thickness is not None else recorded_thickness_mm(volume, axis)
-    profiles = {args.data_consistency} | ({scan_profile(volume, args.slice_profile)} if "profile" in method.options else set())
-    if "kspace" in profiles and thickness is not None and abs(thickness - volume.grid.spacing[axis]) > TOUCHING_MM:
-        told = ("--slice-profile kspace" if args.slice_profile == "kspace" else "--data-consistency kspace"
-                if args.data_consistency == "kspace" else "the kspace profile (the header says a 3-D acquisition)")
-        whose = "--slice-thickness" if args.slice_thickness is not None else "the header's slice thickness"
-        raise MedSRError(f"{told} models a k-space truncated axis, which has no slice thickness of its own; {whose} "
-                         f"{thickness:g} mm every {volume.grid.spacing[axis]:.4g} mm belongs to slices: give "
-                         f"--slice-profile box or gaussian with it")
-    return with_thickness_given(volume, args.slice_thickness)
+    told_by = kspace_told_by(volume, args.slice_profile, "profile" in method.options, args.data_consistency)
+    return with_thickness_given(volume, args.slice_thickness, told_by)
 
 
 def _sr_cohort(args, method) -> int:

@@ -84,6 +84,11 @@ def test_sr_says_the_header_chose_the_profile_and_refuses_a_thickness_with_it(tm
         lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
         assert code == 2 and len(lines) == 1 and said in lines[0] and "box or gaussian" in lines[0], lines
         assert not (tmp_path / "refused.nrrd").exists()
+    # and so for a segmentation that super-resolves first
+    code = main(["segment", str(scan), str(tmp_path / "labels.nrrd"), "--sr", "self", "--slice-thickness", "3", "--quiet"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "the header says a 3-D acquisition" in lines[0], lines
+    assert not list(tmp_path.glob("labels*"))
     # told a box, the header's profile gives way, and so a thickness is a slice's again
     assert main(["sr", str(scan), str(tmp_path / "box.nrrd"), "--scale", "1", "1", "4", "--method", "lanczos",
                  "--data-consistency", "box", "--slice-thickness", "3", "--quiet"]) == 0
