@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from .options import add_modality, add_overwrite_and_quiet, mm
 
 
@@ -33,5 +36,26 @@ def cmd_degrade(args) -> int:
     with progress_bar("degrade", not args.quiet) as progress:
         low = degrade(volume, acquisition, progress)
     write_volume(low, args.output, args.overwrite, [args.input])
+    _note_what_the_format_drops(low, Path(args.output))
     print(f"{args.output}: {acquisition.describe()}, {low.grid.size} voxels of {mm(low.grid.spacing)} mm")
     return 0
+
+
+def _note_what_the_format_drops(low, output: Path) -> None:
+    """A NIfTI has no place for the slice thickness or the acquisition type the simulation recorded (NRRD, MetaImage
+    and DICOM keep them, and `medsr sr` reads them there): say so, and how to tell `medsr sr` instead."""
+    from ..acquisition_type import acquisition_type
+    from ..io.formats import format_of
+    from ..slice_thickness import recorded_thickness_mm, slice_axis
+
+    if format_of(output) != "NIfTI":
+        return
+    lost = []
+    thickness = recorded_thickness_mm(low, slice_axis(low))
+    if thickness is not None:
+        lost.append(f"the slices' thickness (tell `medsr sr --slice-thickness {thickness:.4g}`)")
+    if acquisition_type(low) == "3D":
+        lost.append("a 3-D acquisition's type (tell `medsr sr --slice-profile kspace`)")
+    if lost:
+        print(f"note: a NIfTI has no place for {' or '.join(lost)}, which `medsr sr` reads from .nrrd, .mha or a "
+              f"DICOM folder", file=sys.stderr)

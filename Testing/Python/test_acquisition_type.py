@@ -69,7 +69,10 @@ def test_sr_says_the_header_chose_the_profile_and_refuses_a_thickness_with_it(tm
     write_volume(t1_crop, tmp_path / "crop.nrrd")
     assert main(["degrade", str(tmp_path / "crop.nrrd"), str(scan), "--factors", "1", "1", "4", "--sampling", "kspace",
                  "--quiet"]) == 0
-    capsys.readouterr()
+    assert "note" not in capsys.readouterr().err  # a NRRD keeps it
+    assert main(["degrade", str(tmp_path / "crop.nrrd"), str(tmp_path / "three-d.nii.gz"), "--factors", "1", "1", "4",
+                 "--sampling", "kspace", "--quiet"]) == 0  # a NIfTI does not, and the user is told so
+    assert "a NIfTI has no place for a 3-D acquisition's type (tell `medsr sr --slice-profile kspace`)" in capsys.readouterr().err
     assert main(["sr", str(scan), str(tmp_path / "out.nrrd"), "--scale", "1", "1", "4", "--method", "adapt",
                  "--quiet"]) == 0
     err = capsys.readouterr().err
