@@ -67,26 +67,31 @@ def scored_row(truth, result, bspline: dict, seconds: float, **leading) -> dict:
             "ssim_head": row["ssim_head"], "ssim_head_bspline": bspline["ssim_head"], "seconds": seconds}
 
 
-def write_head_sized_report(folder: Path, stem: str, title: str, script: str, truth, rows: list, leading) -> None:
+def write_head_sized_report(folder: Path, stem: str, title: str, script: str, truth, rows: list, leading,
+                            trailing=()) -> None:
     """``<stem>.json`` (head_sized_payload) and ``<stem>.md`` into ``folder``: a table whose first columns are
-    ``leading`` ((heading, row -> cell, right-aligned?), ...) and then the scores every such script reports: the
-    profile assumed, the gains over B-spline inside the head and over the whole volume, SSIM and time."""
+    ``leading`` ((heading, row -> cell, right-aligned?), ...), then the scores every such script reports: the
+    profile assumed, the gains over B-spline inside the head and over the whole volume, SSIM and time; then
+    ``trailing``, as ``leading``."""
     import json
 
     from MedSRLib.evaluation.comparison import run_line
 
     payload = head_sized_payload(truth, rows)
     (folder / f"{stem}.json").write_text(json.dumps(payload, indent=1) + "\n")
-    headings = [heading for heading, _, _ in leading] + ["profile assumed", "gain head (dB)", "gain whole (dB)",
-                                                         "SSIM head (B-spline)", "time (s)"]
-    aligned = ["---:" if right else "---" for _, _, right in leading] + ["---", "---:", "---:", "---", "---:"]
+    headings = ([heading for heading, _, _ in leading] + ["profile assumed", "gain head (dB)", "gain whole (dB)",
+                                                          "SSIM head (B-spline)", "time (s)"]
+                + [heading for heading, _, _ in trailing])
+    aligned = (["---:" if right else "---" for _, _, right in leading] + ["---", "---:", "---:", "---", "---:"]
+               + ["---:" if right else "---" for _, _, right in trailing])
     lines = [f"# {title}", "", run_line(payload), "",
              f"Validated on: {payload['validated_on']}. Script: [{script}]({script}).", "",
              "| " + " | ".join(headings) + " |", "|" + "|".join(aligned) + "|"]
     for r in rows:
         cells = [cell(r) for _, cell, _ in leading] + [
             str(r["profile_assumed"]), f"{r['gain_head_db']:+.2f}", f"{r['gain_whole_db']:+.2f}",
-            f"{r['ssim_head']:.4f} ({r['ssim_head_bspline']:.4f})", f"{r['seconds']:.1f}"]
+            f"{r['ssim_head']:.4f} ({r['ssim_head_bspline']:.4f})", f"{r['seconds']:.1f}"] + [
+            cell(r) for _, cell, _ in trailing]
         lines.append("| " + " | ".join(cells) + " |")
     (folder / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
