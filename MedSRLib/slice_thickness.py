@@ -112,11 +112,12 @@ def from_sidecar(path: Path, is_dicom_series: bool) -> bool:
     return not is_dicom_series and path.suffix.lower() not in (".nrrd", ".nhdr") and sidecar_of(path) is not None
 
 
-def sidecar_axis_is_slices(volume: Volume) -> bool:
+def sidecar_axis_is_slices(spacing) -> bool:
     """A sidecar's Slice Thickness belongs to the axis the slices stack along, k as dcm2niix writes them; a file
     reoriented since (fslreorient2std, another tool's resampling) may have moved them: k must still be the scan's
-    coarsest axis, as a 2-D series' slice axis is."""
-    return slice_axis(volume) == 2 and volume.grid.spacing[2] > min(volume.grid.spacing[:2]) * (1 + 1e-6)
+    coarsest axis (of ``spacing``, i j k), as a 2-D series' slice axis is."""
+    spacing = [float(v) for v in spacing]
+    return spacing[2] >= max(spacing) and spacing[2] > min(spacing[:2]) * (1 + 1e-6)
 
 
 def _positive_on_k(text) -> Dict[int, float]:

@@ -238,12 +238,13 @@ class MedSRLogic:
             else:
                 arguments += ["--scale", *(repr(float(s)) for s in request.scale)]
             finer = all(n >= m for n, m in zip(grid.size, inputSize))
-            # a series acquired in 3-D: its k-space profile (the learned methods read it from the file's header)
-            headerProfile = "kspace" if nodes.dicomAcquisitionType(volumeNode) == "3D" else None
+            # a 3-D acquisition: its k-space profile (the learned methods read it from the file's header)
+            headerProfile = "kspace" if nodes.acquisitionTypeOf(volumeNode) == "3D" else None
             arguments += _capabilities(method, request, finer, headerProfile)
             if headerProfile and request.sliceProfile is None and request.dataConsistency and finer \
                     and not method.projectsItself:
-                planNotes.append("data consistency with the k-space profile: the DICOM series says a 3-D acquisition")
+                planNotes.append("data consistency with the k-space profile: the volume's DICOM series or BIDS sidecar "
+                                 "says a 3-D acquisition")
             if request.dataConsistency and method.supportsDataConsistency and not finer:
                 planNotes.append("data consistency skipped: the output is coarser than the input along some axis")
             steps.append(Step("sr", f"Super-resolution ({method.name})", arguments))

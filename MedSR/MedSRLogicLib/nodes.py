@@ -74,7 +74,8 @@ def writeVolumeNode(volumeNode, path: Path) -> Path:
     """Write the node's voxels and geometry to ``path`` (NRRD) without attaching a storage node to it; a volume loaded
     from DICOM also takes its series' Slice Thickness along, as the header's ``thicknesses``, and its MR Acquisition
     Type (2-D slices or a 3-D volume), as MedSR's own key (the file alone would lose both; MedSRLib reads them there
-    as from any NRRD: slices thinner or thicker than their spacing, a 3-D acquisition's k-space profile)."""
+    as from any NRRD: slices thinner or thicker than their spacing, a 3-D acquisition's k-space profile); so does a
+    volume loaded from a NIfTI with a BIDS sidecar beside it, which says the same."""
     storage = slicer.vtkMRMLVolumeArchetypeStorageNode()
     storage.SetFileName(str(path))
     storage.SetUseCompression(False)  # a scratch file read once: speed over size
@@ -82,9 +83,11 @@ def writeVolumeNode(volumeNode, path: Path) -> Path:
         raise OSError(f"could not write {volumeNode.GetName()!r} to {path}")
     fields = {}
     thickness = dicomSliceThicknessMm(volumeNode)
+    if thickness is None:  # a NIfTI loaded with dcm2niix's BIDS sidecar beside it
+        thickness = sidecarSliceThicknessMm(volumeNode, sourceSidecarFields(volumeNode))
+    acquisitionType = acquisitionTypeOf(volumeNode)
     if thickness is not None:
         fields["thicknesses: "] = f"NaN NaN {thickness:.6g}"
-    acquisitionType = dicomAcquisitionType(volumeNode)
     if acquisitionType is not None:
         fields[NRRD_ACQUISITION_TYPE + ":="] = acquisitionType
     if fields:
@@ -118,8 +121,42 @@ def dicomSliceThicknessMm(volumeNode) -> Optional[float]:
 
 def dicomAcquisitionType(volumeNode) -> Optional[str]:
     """"2D" or "3D", the MR Acquisition Type of the series the node was loaded from, or None."""
-    value = (_dicomValue(volumeNode, DICOM_MR_ACQUISITION_TYPE) or "").upper()
-    return value if value in ("2D", "3D") else None
+    return _acquisitionTypeOf(_dicomValue(volumeNode, DICOM_MR_ACQUISITION_TYPE) or "")
+
+
+def acquisitionTypeOf(volumeNode) -> Optional[str]:
+    """"2D" or "3D" as the DICOM database says for the node's series, else as the BIDS sidecar of the NIfTI it was
+    loaded from says, else None."""
+    return dicomAcquisitionType(volumeNode) or _acquisitionTypeOf(sourceSidecarFields(volumeNode).get("MRAcquisitionType", ""))
+
+
+def _acquisitionTypeOf(value) -> Optional[str]:
+    text = str(value).strip().upper()
+    return text if text in ("2D", "3D") else None
+
+
+def sourceSidecarFields(volumeNode) -> dict:
+    """The BIDS sidecar of the NIfTI file the node was loaded from (``scan.json`` beside ``scan.nii.gz``, as dcm2niix
+    writes it; MedSRLib.bids_sidecar), or {}: not loaded from such a file, or no sidecar."""
+    from MedSRLib.bids_sidecar import sidecar_fields
+
+    storage = volumeNode.GetStorageNode()
+    fileName = storage.GetFileName() if storage is not None else None
+    return sidecar_fields(Path(fileName)) if fileName else {}
+
+
+def sidecarSliceThicknessMm(volumeNode, sidecar: dict) -> Optional[float]:
+    """The sidecar's SliceThickness (mm), for k, where k is still the node's coarsest axis (Slicer keeps a file's
+    voxel axes as they are; MedSRLib.slice_thickness.sidecar_axis_is_slices), else None."""
+    from MedSRLib.slice_thickness import sidecar_axis_is_slices
+
+    try:
+        value = float(sidecar.get("SliceThickness", ""))
+    except (TypeError, ValueError):
+        return None
+    if not (np.isfinite(value) and value > 0 and sidecar_axis_is_slices(volumeNode.GetSpacing())):
+        return None
+    return value
 
 
 def _recordHeaderFields(path: Path, fields: dict) -> None:

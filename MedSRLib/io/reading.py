@@ -58,7 +58,7 @@ def _with_header_thickness(volume: Volume, path: Path, tags: dict, is_dicom_seri
         spacing = float(volume.grid.spacing[axis])
         if abs(thickness - spacing) <= TOUCHING_MM and sidecar:
             continue  # touching slices: nothing to record, whichever axis the sidecar meant
-        if sidecar and not sidecar_axis_is_slices(volume):
+        if sidecar and not sidecar_axis_is_slices(volume.grid.spacing):
             reason = (f"{path}: its BIDS sidecar's SliceThickness ({thickness:g} mm) is for the axis its slices stack "
                       f"along, k as dcm2niix writes them, but k is not the scan's coarsest axis (spacing "
                       f"{', '.join(f'{v:.4g}' for v in volume.grid.spacing)} mm: reoriented since?); the thickness left out")

@@ -187,7 +187,36 @@ def test_a_volume_loaded_from_a_3d_dicom_series_is_taken_with_its_kspace_profile
             assert told.steps[-1].arguments[told.steps[-1].arguments.index("--data-consistency") + 1] == "gaussian"
     with support.dicom_database({"1.2.3.1": {nodes.DICOM_MR_ACQUISITION_TYPE: "3D"}}):
         notes = logic.run(t1_oblique, request).notes
-    assert "data consistency with the k-space profile: the DICOM series says a 3-D acquisition" in notes, notes
+    assert ("data consistency with the k-space profile: the volume's DICOM series or BIDS sidecar says a 3-D "
+            "acquisition") in notes, notes
+
+
+def test_a_volume_loaded_from_a_nifti_takes_its_bids_sidecar_along(logic, logics, tmp_path):
+    """A NIfTI loaded with dcm2niix's sidecar beside it: its MR Acquisition Type and Slice Thickness go along in the
+    NRRD MedSRLib reads, as a DICOM series' do; the thickness only while k is still the coarsest axis."""
+    from conftest import crop
+    from MedSRLib.acquisition_type import acquisition_type
+    from MedSRLib.io import read_volume, write_volume
+    from MedSRLib.simulate import Acquisition, degrade
+    from MedSRLib.sample_data import sample_path
+    from MedSRLib.slice_thickness import recorded_thickness_mm
+
+    write_volume(degrade(crop(read_volume(sample_path()), (60, 70, 60), (124, 142, 120)), Acquisition((1, 1, 5), "box")), tmp_path / "scan.nii.gz")
+    node = nodes.readVolumeFile(tmp_path / "scan.nii.gz")
+    logics.scene.AddNode(node)
+    storage = support.slicer.vtkMRMLVolumeArchetypeStorageNode()  # as Slicer's loadVolume leaves it
+    storage.SetFileName(str(tmp_path / "scan.nii.gz"))
+    logics.scene.AddNode(storage)
+    node.SetAndObserveStorageNodeID(storage.GetID())
+    for fields, kind, thickness, projected in (({"MRAcquisitionType": "2D", "SliceThickness": 3.5}, "2D", 3.5, "box"),
+                                               ({"MRAcquisitionType": "3D"}, "3D", None, "kspace"),
+                                               ({}, None, None, "box")):
+        (tmp_path / "scan.json").write_text(json.dumps(fields))
+        volume = read_volume(nodes.writeVolumeNode(node, tmp_path / "input.nrrd"))
+        assert acquisition_type(volume) == kind
+        assert recorded_thickness_mm(volume, 2) == (None if thickness is None else pytest.approx(thickness))
+        arguments = logic._plan(node, Request(method="lanczos", scale=(1.0, 1.0, 2.0)), None).steps[-1].arguments
+        assert arguments[arguments.index("--data-consistency") + 1] == projected
 
 
 def test_a_segmentation_that_super_resolves_first_is_told_the_slice_profile(logic, t1_oblique):
