@@ -8,7 +8,8 @@ below B-spline on the held-out head (Docs/super-resolution.md, "a 3-D acquisitio
 
 Where it comes from: a DICOM series' MR Acquisition Type (0018,0023); the BIDS sidecar that dcm2niix writes next to a
 NIfTI (``scan.json`` beside ``scan.nii.gz``: ``MRAcquisitionType``); a NRRD or MetaImage file MedSR wrote (``medsr
-degrade --sampling kspace`` records it, and so does the Slicer module for a volume loaded from DICOM). Recorded in the
+degrade --sampling kspace`` records it, and so does the Slicer module for a volume loaded from a DICOM series or
+from a NIfTI with its sidecar). Recorded in the
 volume's metadata under ``KEY``, which a new grid drops (Volume.with_array): a result on a finer grid is no
 acquisition.
 """
