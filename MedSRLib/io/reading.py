@@ -64,10 +64,11 @@ def _with_header_thickness(volume: Volume, path: Path, tags: dict, is_dicom_seri
                       f"{', '.join(f'{v:.4g}' for v in volume.grid.spacing)} mm: reoriented since?); the thickness left out")
             volume = volume.with_array(volume.array, **{IGNORED_KEY: reason})
             continue
-        if volume.metadata.get(ACQUISITION_TYPE_KEY) == "3D" and abs(thickness - spacing) > TOUCHING_MM:
-            reason = (f"{path}: its header says a 3-D acquisition, resolved along axis {'ijk'[axis]} by its k-space, "
-                      f"and a Slice Thickness of {thickness:g} mm every {spacing:.4g} mm; the thickness left out")
-            volume = volume.with_array(volume.array, **{IGNORED_KEY: reason})
+        if volume.metadata.get(ACQUISITION_TYPE_KEY) == "3D":  # no slices: its k-space resolves it
+            if abs(thickness - spacing) > TOUCHING_MM:  # a figure that would have meant something: say why not
+                reason = (f"{path}: its header says a 3-D acquisition, resolved along axis {'ijk'[axis]} by its "
+                          f"k-space, and a Slice Thickness of {thickness:g} mm every {spacing:.4g} mm; the thickness left out")
+                volume = volume.with_array(volume.array, **{IGNORED_KEY: reason})
             continue
         try:
             volume = with_slice_thickness(volume, axis, thickness, f"{path}: its header")

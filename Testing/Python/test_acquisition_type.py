@@ -48,6 +48,10 @@ def test_a_3d_series_slice_thickness_is_left_out_and_said_why(tmp_path, t1_crop)
     read = read_volume(tmp_path / "series")
     assert acquisition_type(read) == "3D" and recorded_thickness_mm(read, 2) is None
     assert "3-D acquisition" in read.metadata[IGNORED_KEY]
+    # one as thick as the spacing (what MedSR's writer and most scanners write) is no slice either, and no note
+    write_volume(low, tmp_path / "touching")
+    read = read_volume(tmp_path / "touching")
+    assert acquisition_type(read) == "3D" and recorded_thickness_mm(read, 2) is None and IGNORED_KEY not in read.metadata
 
 
 def test_the_methods_that_learn_from_the_scan_assume_what_its_header_says(t1_crop):
@@ -65,11 +69,11 @@ def test_the_methods_that_learn_from_the_scan_assume_what_its_header_says(t1_cro
 
 
 def test_sr_says_the_header_chose_the_profile_and_refuses_a_thickness_with_it(tmp_path, capsys, t1_crop):
-    scan = tmp_path / "three-d.nrrd"
+    scan = tmp_path / "three-d"  # a DICOM series: MR Acquisition Type 3D, and a Slice Thickness as its spacing
     write_volume(t1_crop, tmp_path / "crop.nrrd")
     assert main(["degrade", str(tmp_path / "crop.nrrd"), str(scan), "--factors", "1", "1", "4", "--sampling", "kspace",
                  "--quiet"]) == 0
-    assert "note" not in capsys.readouterr().err  # a NRRD keeps it
+    assert "note" not in capsys.readouterr().err  # a DICOM series keeps it
     assert main(["degrade", str(tmp_path / "crop.nrrd"), str(tmp_path / "three-d.nii.gz"), "--factors", "1", "1", "4",
                  "--sampling", "kspace", "--quiet"]) == 0  # a NIfTI does not, and the user is told so
     assert "a NIfTI has no place for a 3-D acquisition's type (tell `medsr sr --slice-profile kspace`)" in capsys.readouterr().err
@@ -77,6 +81,7 @@ def test_sr_says_the_header_chose_the_profile_and_refuses_a_thickness_with_it(tm
                  "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "slice profile assumed: kspace (the header says a 3-D acquisition" in err, err
+    assert "thick every" not in err, err  # its Slice Thickness describes no slices (before: "4 mm thick every 4 mm")
     # a k-space truncated axis has no slice thickness: refused before any note or work, nothing written
     crop = tmp_path / "crop.nrrd"
     for source, extra, said in ((scan, [], "the kspace profile (the header says a 3-D acquisition)"),
