@@ -40,10 +40,11 @@ def acquisition_type(volume: Volume) -> Optional[str]:
 def type_from_header(path: Path, tags: Dict[str, str], is_dicom_series: bool) -> Optional[str]:
     """The acquisition type a file's header (or, for a NIfTI, its BIDS sidecar) records, or None."""
     if is_dicom_series:
-        return _normalised(tags.get(DICOM_MR_ACQUISITION_TYPE, ""))
-    return _normalised(sidecar_fields(path).get(SIDECAR_FIELD, ""))
+        return parse_type(tags.get(DICOM_MR_ACQUISITION_TYPE, ""))
+    return parse_type(sidecar_fields(path).get(SIDECAR_FIELD, ""))
 
 
-def _normalised(value) -> Optional[str]:
+def parse_type(value) -> Optional[str]:
+    """"2D" or "3D" from a header's text (any case, padded), else None."""
     text = str(value).strip().upper()
     return text if text in TYPES else None

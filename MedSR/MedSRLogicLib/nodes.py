@@ -84,7 +84,7 @@ def writeVolumeNode(volumeNode, path: Path) -> Path:
     fields = {}
     thickness = dicomSliceThicknessMm(volumeNode)
     if thickness is None:  # a NIfTI loaded with dcm2niix's BIDS sidecar beside it
-        thickness = sidecarSliceThicknessMm(volumeNode, sourceSidecarFields(volumeNode))
+        thickness = sidecarSliceThicknessMm(volumeNode)
     acquisitionType = acquisitionTypeOf(volumeNode)
     if thickness is not None:
         fields["thicknesses: "] = f"NaN NaN {thickness:.6g}"
@@ -121,42 +121,38 @@ def dicomSliceThicknessMm(volumeNode) -> Optional[float]:
 
 def dicomAcquisitionType(volumeNode) -> Optional[str]:
     """"2D" or "3D", the MR Acquisition Type of the series the node was loaded from, or None."""
-    return _acquisitionTypeOf(_dicomValue(volumeNode, DICOM_MR_ACQUISITION_TYPE) or "")
+    from MedSRLib.acquisition_type import parse_type
+
+    return parse_type(_dicomValue(volumeNode, DICOM_MR_ACQUISITION_TYPE) or "")
 
 
 def acquisitionTypeOf(volumeNode) -> Optional[str]:
     """"2D" or "3D" as the DICOM database says for the node's series, else as the BIDS sidecar of the NIfTI it was
-    loaded from says, else None."""
-    return dicomAcquisitionType(volumeNode) or _acquisitionTypeOf(sourceSidecarFields(volumeNode).get("MRAcquisitionType", ""))
+    loaded from says (MedSRLib reads it as from the file itself), else None."""
+    from MedSRLib.acquisition_type import type_from_header
+
+    source = _sourceFile(volumeNode)
+    return dicomAcquisitionType(volumeNode) or (type_from_header(source, {}, False) if source else None)
 
 
-def _acquisitionTypeOf(value) -> Optional[str]:
-    text = str(value).strip().upper()
-    return text if text in ("2D", "3D") else None
+def sidecarSliceThicknessMm(volumeNode) -> Optional[float]:
+    """The SliceThickness (mm) of the BIDS sidecar beside the NIfTI the node was loaded from, for k, as MedSRLib
+    reads it from the file itself (MedSRLib.slice_thickness: only while k is still the coarsest axis; Slicer keeps a
+    file's voxel axes as they are), else None. A NRRD source's own thicknesses are not taken: Slicer does not keep
+    them either."""
+    from MedSRLib.slice_thickness import from_sidecar, sidecar_axis_is_slices, thickness_from_header
+
+    source = _sourceFile(volumeNode)
+    if source is None or not from_sidecar(source, False) or not sidecar_axis_is_slices(volumeNode.GetSpacing()):
+        return None
+    return thickness_from_header(source, {}, False).get(2)
 
 
-def sourceSidecarFields(volumeNode) -> dict:
-    """The BIDS sidecar of the NIfTI file the node was loaded from (``scan.json`` beside ``scan.nii.gz``, as dcm2niix
-    writes it; MedSRLib.bids_sidecar), or {}: not loaded from such a file, or no sidecar."""
-    from MedSRLib.bids_sidecar import sidecar_fields
-
+def _sourceFile(volumeNode) -> Optional[Path]:
+    """The file the node was loaded from (its storage node's), or None."""
     storage = volumeNode.GetStorageNode()
     fileName = storage.GetFileName() if storage is not None else None
-    return sidecar_fields(Path(fileName)) if fileName else {}
-
-
-def sidecarSliceThicknessMm(volumeNode, sidecar: dict) -> Optional[float]:
-    """The sidecar's SliceThickness (mm), for k, where k is still the node's coarsest axis (Slicer keeps a file's
-    voxel axes as they are; MedSRLib.slice_thickness.sidecar_axis_is_slices), else None."""
-    from MedSRLib.slice_thickness import sidecar_axis_is_slices
-
-    try:
-        value = float(sidecar.get("SliceThickness", ""))
-    except (TypeError, ValueError):
-        return None
-    if not (np.isfinite(value) and value > 0 and sidecar_axis_is_slices(volumeNode.GetSpacing())):
-        return None
-    return value
+    return Path(fileName) if fileName else None
 
 
 def _recordHeaderFields(path: Path, fields: dict) -> None:
